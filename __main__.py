@@ -1,0 +1,5 @@
+"""teknofest-platform: the Pulumi program of the TEKNOFEST 2025 "Eğitim Eylemci" platform."""
+
+from stacks.program import main
+
+main()

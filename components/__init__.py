@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources, one folder per capability, each with its pure renderers."""

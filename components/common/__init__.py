@@ -1,0 +1,1 @@
+"""Helpers every component shares: labels, pod security, and turning manifests into resources."""

@@ -1,0 +1,70 @@
+"""Small pure builders of manifests that several components write the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def metadata(name: str, namespace: str | None, labels: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def pod_disruption_budget(name: str, namespace: str, labels: dict[str, str], selector: dict[str, str]) -> dict[str, Any]:
+    # maxUnavailable keeps working while an autoscaler changes the replica count; AlwaysAllow lets a
+    # node drain evict pods that are crash-looping anyway.
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(name, namespace, labels),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": dict(selector)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def service_account(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    # No workload of this slice talks to the Kubernetes API: no token in the pods.
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(name, namespace, labels),
+        "automountServiceAccountToken": False,
+    }
+
+
+def spread_constraints(selector: dict[str, str], hostname_when_unsatisfiable: str = "ScheduleAnyway") -> list[dict[str, Any]]:
+    """Spread replicas over nodes and zones."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": mode,
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+        for key, mode in (
+            ("kubernetes.io/hostname", hostname_when_unsatisfiable),
+            ("topology.kubernetes.io/zone", "ScheduleAnyway"),
+        )
+    ]
+
+
+def service_monitor(
+    name: str, namespace: str, labels: dict[str, str], selector: dict[str, str], port: str, path: str
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(name, namespace, labels),
+        "spec": {
+            "selector": {"matchLabels": dict(selector)},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "endpoints": [{"port": port, "path": path, "interval": "15s", "scrapeTimeout": "10s"}],
+        },
+    }

@@ -1,0 +1,44 @@
+"""Turns a manifest dict (as it would be written in YAML) into the pulumi-kubernetes resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+_BUILT_IN: dict[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+}
+
+
+def logical_name(manifest: dict[str, Any]) -> str:
+    meta = manifest["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+
+def create(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """Register one object; built-in kinds get their typed class, custom resources the generic one."""
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    body = {key: value for key, value in manifest.items() if key not in ("apiVersion", "kind")}
+    resource_class = _BUILT_IN.get((api_version, kind))
+    if resource_class is not None:
+        return resource_class(logical_name(manifest), opts=opts, **_snake_top_level(body))
+    return k8s.apiextensions.CustomResource(
+        logical_name(manifest), api_version=api_version, kind=kind, opts=opts, **_snake_top_level(body)
+    )
+
+
+def _snake_top_level(body: dict[str, Any]) -> dict[str, Any]:
+    # Resource constructors take snake_case arguments; nested dicts pass through as written.
+    renames = {"stringData": "string_data", "automountServiceAccountToken": "automount_service_account_token"}
+    return {renames.get(key, key): value for key, value in body.items()}

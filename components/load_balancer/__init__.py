@@ -1,0 +1,1 @@
+"""HAProxy in front of the API pool: the haproxy.cfg renderer, manifests, and the Kubernetes component."""

@@ -1,0 +1,69 @@
+"""LoadBalancer: HAProxy as a StatefulSet with a rendered haproxy.cfg and generated credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+from components.common.manifests import metadata
+from components.common.resources import create
+from components.load_balancer.manifests import (
+    CREDENTIALS_SECRET,
+    NAME,
+    STATS_SERVICE,
+    LoadBalancerSpec,
+    certificate,
+    load_balancer_manifests,
+)
+
+
+@dataclass(frozen=True)
+class CertManagerRef:
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    spec: LoadBalancerSpec
+    # When set, a cert-manager Certificate fills the TLS Secret; otherwise the Secret must exist.
+    cert_manager_issuer: CertManagerRef | None = None
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    service_name: str
+    stats_service_name: str
+    stats_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("teknofest:platform:LoadBalancer", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        stats_password = random.RandomPassword(f"{name}-stats-password", length=32, special=False, opts=child)
+        # Shared by every replica so that they compute the same affinity cookie for a server.
+        cookie_key = random.RandomPassword(f"{name}-cookie-key", length=48, special=False, opts=child)
+        secret = create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": metadata(CREDENTIALS_SECRET, spec.namespace, spec.labels),
+                "type": "Opaque",
+                "stringData": {
+                    "stats-user": "admin",
+                    "stats-password": pulumi.Output.secret(stats_password.result),
+                    "cookie-key": pulumi.Output.secret(cookie_key.result),
+                },
+            },
+            child,
+        )
+        after_secret = pulumi.ResourceOptions(parent=self, depends_on=[secret])
+        if args.cert_manager_issuer is not None and spec.tls_secret_name:
+            create(certificate(spec, args.cert_manager_issuer.kind, args.cert_manager_issuer.name), child)
+        for manifest in load_balancer_manifests(spec):
+            create(manifest, after_secret if manifest["kind"] == "StatefulSet" else child)
+        self.service_name = NAME
+        self.stats_service_name = STATS_SERVICE
+        self.stats_password = pulumi.Output.secret(stats_password.result)
+        self.register_outputs({"serviceName": NAME, "statsServiceName": STATS_SERVICE})

@@ -1,0 +1,1 @@
+"""The platform's namespace: Pod Security Admission and default-deny networking."""

@@ -1,0 +1,1 @@
+"""Per-environment settings, their loading from Pulumi config, and the composition of stacks."""

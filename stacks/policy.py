@@ -1,0 +1,40 @@
+"""Rules that depend on the environment, checked after each value is valid on its own."""
+
+from __future__ import annotations
+
+from stacks.errors import Problem
+from stacks.settings import PlatformSettings
+
+# Targets whose composition exists; the settings already describe the docker target (design.md).
+BUILT_TARGETS = ("kubernetes",)
+
+
+def environment_problems(settings: PlatformSettings) -> list[Problem]:
+    problems: list[Problem] = []
+    if settings.target not in BUILT_TARGETS:
+        problems.append(
+            Problem("target", repr(settings.target), f"this target is not built yet; allowed now: {', '.join(BUILT_TARGETS)}")
+        )
+    if settings.environment != "production":
+        return problems
+
+    def at_least(key: str, value: int, minimum: int, why: str) -> None:
+        if value < minimum:
+            problems.append(Problem(key, str(value), f"must be at least {minimum} in production ({why})"))
+
+    if not settings.tls.enabled:
+        problems.append(Problem("tls.enabled", "false", "must be true in production: the public endpoint serves HTTPS"))
+    if settings.backups.destination_path is None:
+        problems.append(
+            Problem(
+                "backups.destinationPath",
+                "<missing>",
+                "production needs a backup destination such as 's3://bucket/path' (RPO < 15 min needs WAL archiving)",
+            )
+        )
+    at_least("loadBalancer.replicas", settings.load_balancer.replicas, 2, "one load balancer is a single point of failure")
+    at_least("api.minReplicas", settings.api.min_replicas, 2, "the guide's lower bound; survives a node loss")
+    at_least("postgres.instances", settings.postgres.instances, 2, "a primary needs a streaming replica to fail over to")
+    at_least("redis.replicas", settings.redis.replicas, 1, "Sentinel needs a replica to promote")
+    at_least("rabbitmq.replicas", settings.rabbitmq.replicas, 3, "quorum queues need three nodes to survive one loss")
+    return problems

@@ -1,0 +1,37 @@
+"""The Pulumi program: read this stack's config, build the platform, export its outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from stacks.config_source import load_settings, project_config
+from stacks.errors import SettingsError
+from stacks.kubernetes_platform import build_kubernetes_platform
+from stacks.settings import PlatformSettings
+
+
+def all_config() -> dict[str, str]:
+    """Every config value of the stack, as Pulumi hands them to the program (JSON for structures)."""
+    from pulumi.runtime import config as runtime_config
+
+    values = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    return {key: value if isinstance(value, str) else str(value) for key, value in values.items()}
+
+
+def current_settings() -> PlatformSettings:
+    stack = pulumi.get_stack()
+    try:
+        return load_settings(project_config(all_config()), stack, f"Pulumi.{stack}.yaml")
+    except SettingsError as exc:
+        # RunError prints its message without a traceback.
+        raise pulumi.RunError(str(exc)) from None
+
+
+def main() -> None:
+    settings = current_settings()
+    outputs: dict[str, Any] = build_kubernetes_platform(settings)
+    for name, value in outputs.items():
+        pulumi.export(name, value)

@@ -1,0 +1,479 @@
+"""Typed settings of the whole platform, one model per part the deployment guide names.
+
+Settings know nothing of Pulumi resources. They are built from a plain dict (the stack's
+`teknofest-platform:*` config merged over the environment's defaults, see `stacks.defaults`)
+and every rule that can be checked before a resource exists is checked here, so a bad value
+fails before anything is registered. Config keys are camelCase, as Pulumi users write them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from stacks.quantities import cpu_millicores, memory_bytes
+
+Environment = Literal["dev", "staging", "production"]
+Target = Literal["kubernetes", "docker"]
+
+# An image reference with a registry/repository and a tag or a digest; never "latest", never bare.
+_IMAGE_RE = re.compile(
+    r"^(?P<repo>(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Environment variable names that look like credentials must come from Secrets, not plain config.
+_SECRET_LOOKING_ENV_RE = re.compile(r"(PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)")
+
+
+def _image_ref(value: str) -> str:
+    match = _IMAGE_RE.match(value)
+    if not match:
+        raise ValueError("must be an image reference like 'registry/repository:tag' or '...@sha256:<digest>'")
+    if not match.group("tag") and not match.group("digest"):
+        raise ValueError("must pin a tag or a digest ('repository:1.2.3'); an untagged image means 'latest'")
+    if match.group("tag") == "latest" and not match.group("digest"):
+        raise ValueError("must not use the tag 'latest'; pin a version or a digest")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL_RE.match(value):
+        raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters")
+    return value
+
+
+def _dns_name(value: str) -> str:
+    if not _DNS_NAME_RE.match(value):
+        raise ValueError("must be a lower-case DNS name such as 'api.example.org'")
+    return value
+
+
+def _cpu(value: str) -> str:
+    cpu_millicores(value)
+    return value
+
+
+def _memory(value: str) -> str:
+    memory_bytes(value)
+    return value
+
+
+def _http_path(value: str) -> str:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        raise ValueError("must be an absolute HTTP path such as '/health/ready'")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be a CIDR block such as '203.0.113.0/24' ({exc})") from None
+    return value
+
+
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+CpuQuantity = Annotated[str, AfterValidator(_cpu)]
+MemoryQuantity = Annotated[str, AfterValidator(_memory)]
+HttpPath = Annotated[str, AfterValidator(_http_path)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Percent = Annotated[int, Field(ge=1, le=100)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Model(BaseModel):
+    """Base of every settings model: camelCase keys, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+    )
+
+
+class Images(Model):
+    api: ImageRef = "ghcr.io/teknofest/egitim-eylemci-api:1.3.0"
+    # Celery workers run the application image; a separate tag lets a pool lag or lead the API.
+    worker: ImageRef | None = None
+    haproxy: ImageRef = "docker.io/library/haproxy:2.6.22"
+    postgres: ImageRef = "ghcr.io/cloudnative-pg/postgresql:16.10"
+    redis: ImageRef = "docker.io/library/redis:7.0.15"
+    rabbitmq: ImageRef = "docker.io/library/rabbitmq:3.13.7-management"
+
+
+class ResourceAmounts(Model):
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+
+
+class Resources(Model):
+    requests: ResourceAmounts
+    limits: ResourceAmounts
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        if cpu_millicores(self.requests.cpu) > cpu_millicores(self.limits.cpu):
+            raise ValueError(f"requests.cpu {self.requests.cpu} exceeds limits.cpu {self.limits.cpu}")
+        if memory_bytes(self.requests.memory) > memory_bytes(self.limits.memory):
+            raise ValueError(f"requests.memory {self.requests.memory} exceeds limits.memory {self.limits.memory}")
+        return self
+
+
+class ScalingPolicy(Model):
+    """One direction of the HPA behaviour: at most `percent` % of the pods per `periodSeconds`."""
+
+    percent: Annotated[int, Field(ge=1, le=1000)]
+    period_seconds: Annotated[int, Field(ge=1, le=1800)]
+    stabilization_window_seconds: Annotated[int, Field(ge=0, le=3600)]
+
+
+class Autoscaling(Model):
+    engine: Literal["keda", "hpa"] = "keda"
+    cpu_utilization: Percent = 70
+    memory_utilization: Percent = 80
+    # Per-pod target of the request rate (the guide's http_requests_per_second); None turns it off.
+    http_requests_per_second: Annotated[int, Field(ge=1)] | None = 100
+    # PromQL that yields the pool's total request rate; KEDA divides it by the replica count.
+    request_rate_query: str | None = None
+    scale_up: ScalingPolicy = ScalingPolicy(percent=100, period_seconds=30, stabilization_window_seconds=60)
+    scale_down: ScalingPolicy = ScalingPolicy(percent=50, period_seconds=60, stabilization_window_seconds=300)
+    # VerticalPodAutoscaler in recommendation mode only (updateMode Off): it never evicts pods.
+    vpa_recommendations: bool = True
+
+    @field_validator("scale_down")
+    @classmethod
+    def _scale_down_at_most_all(cls, value: ScalingPolicy) -> ScalingPolicy:
+        if value.percent > 100:
+            raise ValueError("percent must be at most 100 when scaling down")
+        return value
+
+
+class Probes(Model):
+    """HTTP probe paths; settable because today's application serves only /health."""
+
+    live_path: HttpPath = "/health/live"
+    ready_path: HttpPath = "/health/ready"
+    startup_path: HttpPath = "/health/startup"
+    period_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    timeout_seconds: Annotated[int, Field(ge=1, le=60)] = 3
+    failure_threshold: Annotated[int, Field(ge=1, le=30)] = 3
+    # The startup probe allows startupFailureThreshold x periodSeconds for initialisation.
+    startup_failure_threshold: Annotated[int, Field(ge=1, le=120)] = 30
+
+
+class GpuPlacement(Model):
+    enabled: bool = False
+    count: Annotated[int, Field(ge=1, le=16)] = 1
+    resource_name: str = "nvidia.com/gpu"
+    node_selector: dict[str, str] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
+    # Nodes of the GPU pool carry this taint; the pool tolerates it, nothing else does.
+    taint_key: str = "nvidia.com/gpu"
+
+
+def _check_env(env: dict[str, str]) -> dict[str, str]:
+    for name in env:
+        if not _ENV_NAME_RE.match(name):
+            raise ValueError(f"environment variable name {name!r} must match {_ENV_NAME_RE.pattern}")
+        if _SECRET_LOOKING_ENV_RE.search(name):
+            raise ValueError(
+                f"{name!r} looks like a credential; the program generates secrets and passes them from "
+                "Kubernetes Secrets, so plain config must not carry them"
+            )
+    return env
+
+
+class ApiPool(Model):
+    min_replicas: Annotated[int, Field(ge=1, le=1000)] = 2
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 20
+    port: Port = 8000
+    # Gunicorn with Uvicorn workers, as the guide runs the FastAPI application.
+    app_module: str = "src.app:app"
+    gunicorn_workers: Annotated[int, Field(ge=1, le=64)] = 4
+    # Recycle workers to bound leaks (the guide's MAX_REQUESTS advice).
+    max_requests: Annotated[int, Field(ge=0)] = 2000
+    metrics_path: HttpPath = "/metrics"
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="500m", memory="1Gi"),
+        limits=ResourceAmounts(cpu="2", memory="2Gi"),
+    )
+    autoscaling: Autoscaling = Autoscaling()
+    probes: Probes = Probes()
+    gpu: GpuPlacement = GpuPlacement()
+    env: Annotated[dict[str, str], AfterValidator(_check_env)] = Field(default_factory=dict)
+    # Longer than Gunicorn's graceful timeout plus the pre-stop pause, so requests finish.
+    termination_grace_period_seconds: Annotated[int, Field(ge=5, le=3600)] = 45
+    graceful_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    # Pause before SIGTERM so endpoints and the load balancer's DNS drop the pod first.
+    pre_stop_seconds: Annotated[int, Field(ge=0, le=120)] = 5
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ApiPool:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})")
+        if self.graceful_timeout_seconds + self.pre_stop_seconds >= self.termination_grace_period_seconds:
+            raise ValueError(
+                "terminationGracePeriodSeconds must exceed gracefulTimeoutSeconds + preStopSeconds "
+                f"({self.graceful_timeout_seconds} + {self.pre_stop_seconds})"
+            )
+        return self
+
+
+class CeleryPool(Model):
+    queues: Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]], Field(min_length=1)]
+    min_replicas: Annotated[int, Field(ge=0, le=1000)] = 2
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 10
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    max_tasks_per_child: Annotated[int, Field(ge=1)] = 1000
+    max_memory_per_child_kib: Annotated[int, Field(ge=1024)] | None = None
+    prefetch_multiplier: Annotated[int, Field(ge=1, le=128)] = 4
+    late_acks: bool = False
+    # Messages waiting per worker pod before KEDA adds one.
+    queue_length_target: Annotated[int, Field(ge=1)] = 20
+    termination_grace_period_seconds: Annotated[int, Field(ge=5, le=86400)] = 300
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="500m", memory="1Gi"),
+        limits=ResourceAmounts(cpu="2", memory="2Gi"),
+    )
+    gpu: GpuPlacement = GpuPlacement()
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CeleryPool:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})")
+        return self
+
+
+def _default_celery_pools() -> dict[str, CeleryPool]:
+    return {
+        "default": CeleryPool(queues=["default"], min_replicas=2, max_replicas=10),
+        "ai": CeleryPool(
+            queues=["ai"],
+            min_replicas=2,
+            max_replicas=4,
+            concurrency=1,
+            prefetch_multiplier=1,
+            late_acks=True,
+            gpu=GpuPlacement(enabled=True),
+        ),
+        "data": CeleryPool(queues=["data"], min_replicas=2, max_replicas=10, prefetch_multiplier=1, late_acks=True),
+    }
+
+
+class Celery(Model):
+    pools: dict[DnsLabel, CeleryPool] = Field(default_factory=_default_celery_pools)
+    beat: bool = True
+    flower: bool = True
+
+
+class RateLimit(Model):
+    requests_per_second: Annotated[int, Field(ge=1)] = 100
+    # Entries in the per-client-IP stick-table; each costs about 50 bytes plus the counters.
+    table_size: Annotated[int, Field(ge=1000)] = 1_000_000
+
+
+class HealthCheck(Model):
+    interval_seconds: Annotated[int, Field(ge=1, le=60)] = 1
+    fall: Annotated[int, Field(ge=1, le=10)] = 2
+    rise: Annotated[int, Field(ge=1, le=10)] = 2
+
+
+class LbTimeouts(Model):
+    connect_seconds: Annotated[int, Field(ge=1)] = 5
+    client_seconds: Annotated[int, Field(ge=1)] = 30
+    server_seconds: Annotated[int, Field(ge=1)] = 60
+    http_request_seconds: Annotated[int, Field(ge=1)] = 10
+    queue_seconds: Annotated[int, Field(ge=1)] = 30
+    # WebSocket connections stay open this long without traffic.
+    tunnel_seconds: Annotated[int, Field(ge=1)] = 3600
+
+
+class LoadBalancer(Model):
+    replicas: Annotated[int, Field(ge=1, le=16)] = 2
+    service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # How the client IP reaches HAProxy: the node keeps it (externalTrafficPolicy Local), or the
+    # cloud load balancer sends the PROXY protocol header (it must be switched on there too).
+    client_ip_preservation: Literal["local", "proxy-protocol"] = "local"
+    service_annotations: dict[str, str] = Field(default_factory=dict)
+    load_balancer_source_ranges: list[Cidr] = Field(default_factory=list)
+    rate_limit: RateLimit = RateLimit()
+    health_check: HealthCheck = HealthCheck()
+    # Consecutive 5xx answers or connection errors after which a server is marked down.
+    error_limit: Annotated[int, Field(ge=1, le=100)] = 5
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    timeouts: LbTimeouts = LbTimeouts()
+    max_connections: Annotated[int, Field(ge=100)] = 20000
+    per_server_max_connections: Annotated[int, Field(ge=1)] = 200
+    session_affinity: bool = True
+    hsts_max_age_seconds: Annotated[int, Field(ge=0)] = 31536000
+    # Pause before the soft stop so the Service stops sending new connections first.
+    drain_seconds: Annotated[int, Field(ge=0, le=300)] = 10
+    # Upper bound of a soft stop: long-lived connections (WebSockets) are closed after it.
+    hard_stop_after_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="250m", memory="256Mi"),
+        limits=ResourceAmounts(cpu="1", memory="512Mi"),
+    )
+
+
+class Postgres(Model):
+    instances: Annotated[int, Field(ge=1, le=9)] = 3
+    storage_size: MemoryQuantity = "50Gi"
+    wal_storage_size: MemoryQuantity = "10Gi"
+    storage_class: str | None = None
+    database: DnsLabel = "teknofest"
+    owner: DnsLabel = "teknofest"
+    # "no-loss" waits for a synchronous standby; "stay-writable" keeps accepting writes without one.
+    synchronous: Literal["no-loss", "stay-writable", "off"] = "stay-writable"
+    pooler_instances: Annotated[int, Field(ge=1, le=10)] = 2
+    max_client_connections: Annotated[int, Field(ge=10)] = 1000
+    default_pool_size: Annotated[int, Field(ge=1)] = 20
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="2", memory="4Gi"),
+        limits=ResourceAmounts(cpu="2", memory="4Gi"),
+    )
+
+
+class Redis(Model):
+    replicas: Annotated[int, Field(ge=0, le=5)] = 2
+    sentinels: Annotated[int, Field(ge=3, le=7)] = 3
+    quorum: Annotated[int, Field(ge=1, le=7)] = 2
+    down_after_milliseconds: Annotated[int, Field(ge=100)] = 5000
+    failover_timeout_milliseconds: Annotated[int, Field(ge=1000)] = 60000
+    parallel_syncs: Annotated[int, Field(ge=1)] = 1
+    min_replicas_to_write: Annotated[int, Field(ge=0)] = 1
+    min_replicas_max_lag_seconds: Annotated[int, Field(ge=1)] = 10
+    maxmemory: MemoryQuantity = "1Gi"
+    maxmemory_policy: Literal[
+        "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-ttl"
+    ] = "allkeys-lru"
+    storage_size: MemoryQuantity = "10Gi"
+
+    @model_validator(mode="after")
+    def _quorum(self) -> Redis:
+        if self.quorum > self.sentinels:
+            raise ValueError(f"quorum ({self.quorum}) must not exceed sentinels ({self.sentinels})")
+        if self.min_replicas_to_write > self.replicas:
+            raise ValueError(
+                f"minReplicasToWrite ({self.min_replicas_to_write}) must not exceed replicas ({self.replicas}),"
+                " or the master refuses every write"
+            )
+        return self
+
+
+class Rabbitmq(Model):
+    replicas: Annotated[int, Field(ge=1, le=9)] = 3
+    storage_size: MemoryQuantity = "20Gi"
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="1", memory="2Gi"),
+        limits=ResourceAmounts(cpu="1", memory="2Gi"),
+    )
+
+    @field_validator("replicas")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd (1, 3, 5, ...) so quorum queues keep a majority")
+        return value
+
+
+class Monitoring(Model):
+    enabled: bool = True
+    # Namespace where Prometheus runs: NetworkPolicies let it scrape, KEDA asks it for rates.
+    namespace: DnsLabel = "monitoring"
+    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    prometheus_retention: str = Field(default="15d", pattern=r"^[0-9]+(h|d|w|y)$")
+    prometheus_replicas: Annotated[int, Field(ge=1, le=5)] = 2
+    alertmanager_replicas: Annotated[int, Field(ge=1, le=5)] = 3
+    elasticsearch: bool = True
+
+
+class S3Credentials(Model):
+    access_key_id: SecretStr
+    secret_access_key: SecretStr
+
+
+class Backups(Model):
+    # Barman Cloud destination, e.g. "s3://teknofest-backups/production"; required in production.
+    destination_path: str | None = Field(default=None, pattern=r"^(s3|gs|https?)://[^\s]+$")
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    retention: str = Field(default="30d", pattern=r"^[0-9]+[dwm]$")
+    # Six-field cron (seconds first), as CloudNativePG's ScheduledBackup expects.
+    schedule: str = "0 0 2 * * *"
+    # Set as Pulumi secrets (`pulumi config set --secret --path backups.credentials.accessKeyId`).
+    credentials: S3Credentials | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _six_fields(cls, value: str) -> str:
+        if len(value.split()) != 6:
+            raise ValueError("must be a six-field cron expression (seconds minutes hours day month weekday)")
+        return value
+
+
+class CertManagerIssuer(Model):
+    kind: Literal["ClusterIssuer", "Issuer"] = "ClusterIssuer"
+    name: DnsName
+
+
+class Tls(Model):
+    enabled: bool = True
+    # Kubernetes TLS Secret (tls.crt, tls.key) that HAProxy serves.
+    secret_name: DnsName = "teknofest-tls"
+    # When set, a cert-manager Certificate keeps that Secret filled; otherwise it must exist.
+    cert_manager_issuer: CertManagerIssuer | None = None
+
+
+class Domains(Model):
+    api: DnsName = "api.teknofest.local"
+
+
+class KubernetesCluster(Model):
+    # kubeconfig context; None means the current context (or the provider's own config).
+    context: str | None = None
+    # Kubernetes version the manifests are validated against (kubernetes-validate, strict).
+    version: str = Field(default="1.33", pattern=r"^1\.(2[5-9]|3[0-7])$")
+    cluster_domain: DnsName = "cluster.local"
+
+
+class PlatformSettings(Model):
+    environment: Environment
+    target: Target = "kubernetes"
+    namespace: DnsLabel
+    kubernetes: KubernetesCluster = KubernetesCluster()
+    images: Images = Images()
+    api: ApiPool = ApiPool()
+    celery: Celery = Celery()
+    load_balancer: LoadBalancer = LoadBalancer()
+    postgres: Postgres = Postgres()
+    redis: Redis = Redis()
+    rabbitmq: Rabbitmq = Rabbitmq()
+    monitoring: Monitoring = Monitoring()
+    backups: Backups = Backups()
+    tls: Tls = Tls()
+    domains: Domains = Domains()
+    network_policies: bool = True
+
+    @property
+    def worker_image(self) -> str:
+        return self.images.worker or self.images.api
