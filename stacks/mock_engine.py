@@ -43,9 +43,11 @@ class StackRender:
 
 class _RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
-        self.created: dict[tuple[str, str], dict[str, Any]] = {}
+        # Inputs of the registration under way (the monitor calls new_resource synchronously).
+        self.last_inputs: dict[str, Any] = {}
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.last_inputs = dict(args.inputs)
         state = dict(args.inputs)
         if args.typ.startswith("random:index/randomPassword") or args.typ.startswith("random:index/randomString"):
             # A stand-in value; it is masked wherever it is written out anyway.
@@ -61,12 +63,13 @@ class _RecordingMonitor(mocks.MockMonitor):
 
     def __init__(self, m: _RecordingMocks) -> None:
         super().__init__(m)
+        self.recorder = m
         self.registrations: list[tuple[str, str, str, str | None, bool, dict[str, Any]]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = self.resources[response.urn].state if response.urn in self.resources else {}
+            inputs = self.recorder.last_inputs if response.urn in self.resources else {}
             self.registrations.append(
                 (request.type, request.name, response.urn, request.parent or None, bool(request.custom), inputs)
             )

@@ -1,0 +1,46 @@
+"""Markdown diff of two synth outputs, resource by resource, for a pull request."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+
+def _files(root: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for sub in ("manifests", "configs"):
+        base = root / sub
+        if base.is_dir():
+            for path in sorted(base.rglob("*")):
+                if path.is_file():
+                    found[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
+    outputs = root / "outputs.json"
+    if outputs.is_file():
+        found["outputs.json"] = outputs.read_text(encoding="utf-8")
+    return found
+
+
+def markdown_diff(before: Path, after: Path) -> str:
+    old, new = _files(before), _files(after)
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
+    lines = [f"## Synth diff: `{before}` → `{after}`", ""]
+    if not (added or removed or changed):
+        lines.append("No changes.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"**{len(added)} added, {len(removed)} removed, {len(changed)} changed**")
+    lines.append("")
+    for title, names in (("Added", added), ("Removed", removed)):
+        if names:
+            lines.append(f"### {title}")
+            lines += [f"- `{name}`" for name in names]
+            lines.append("")
+    if changed:
+        lines.append("### Changed")
+        for name in changed:
+            diff = difflib.unified_diff(
+                old[name].splitlines(), new[name].splitlines(), f"before/{name}", f"after/{name}", lineterm="", n=3
+            )
+            lines += [f"<details><summary><code>{name}</code></summary>", "", "```diff", *diff, "```", "", "</details>", ""]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,139 @@
+"""Offline synth: render a stack without a cluster, validate it, and summarise it.
+
+    python -m stacks.synth --stack production [--out DIR]
+    python -m stacks.synth --diff build/main/production build/production   (Markdown, for a PR)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from stacks.config_source import load_settings, project_config
+from stacks.diff import markdown_diff
+from stacks.errors import SettingsError
+from stacks.mock_engine import PROJECT_ROOT, run_program
+from stacks.render_output import config_files, manifests, plan
+from stacks.stack_file import StackFileError, read_stack_file
+from stacks.validate import CrdSchemas, Finding, crds_dir, validate_manifests
+from stacks.yaml_out import to_yaml
+
+
+@dataclass
+class SynthResult:
+    out: Path
+    manifests: dict[str, dict[str, Any]]
+    configs: dict[str, str]
+    findings: list[Finding]
+    checked_by: dict[str, str]
+    outputs: dict[str, Any]
+    encrypted_paths: list[str]
+    crds_folder: Path | None
+
+
+class SynthError(Exception):
+    """A user error (bad stack file or settings): printed as is, exit code 2."""
+
+
+def synth(stack: str, out: Path) -> SynthResult:
+    try:
+        stack_file = read_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
+    except StackFileError as exc:
+        raise SynthError(str(exc)) from None
+    # Validate first, outside the engine, so a bad value is reported without any engine noise.
+    try:
+        settings = load_settings(project_config(stack_file.config), stack, f"Pulumi.{stack}.yaml")
+    except SettingsError as exc:
+        raise SynthError(str(exc)) from None
+    try:
+        render = run_program(stack, stack_file.config, stack_file.secret_keys)
+    except pulumi.RunError as exc:
+        raise SynthError(str(exc)) from None
+
+    manifest_set = manifests(render)
+    configs = config_files(manifest_set)
+    folder = crds_dir()
+    crds = CrdSchemas(folder) if folder.is_dir() else None
+    findings, checked_by = validate_manifests(manifest_set, settings.kubernetes.version, crds)
+
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "manifests").mkdir(parents=True)
+    for file_name, manifest in manifest_set.items():
+        (out / "manifests" / file_name).write_text(to_yaml(manifest), encoding="utf-8")
+    for relative, text in configs.items():
+        path = out / "configs" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (out / "plan.json").write_text(json.dumps(plan(render), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "outputs.json").write_text(json.dumps(render.outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "validation.json").write_text(
+        json.dumps(
+            {"checkedBy": checked_by, "findings": [f.__dict__ for f in findings]}, indent=2, sort_keys=True
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return SynthResult(
+        out, manifest_set, configs, findings, checked_by, render.outputs, stack_file.encrypted_paths,
+        folder if crds else None,
+    )
+
+
+def summary(result: SynthResult, stack: str) -> str:
+    kinds = Counter(m["kind"] for m in result.manifests.values())
+    lines = [f"stack {stack}: {len(result.manifests)} manifests, {len(result.configs)} config files -> {result.out}", ""]
+    lines.append(f"{'kind':<28}{'count':>6}  checked by")
+    for kind, count in sorted(kinds.items()):
+        methods = sorted({result.checked_by.get(name, "-") for name, m in result.manifests.items() if m["kind"] == kind})
+        lines.append(f"{kind:<28}{count:>6}  {', '.join(methods)}")
+    lines.append("")
+    if result.crds_folder is None:
+        lines.append("warning: CRD folder not found (set TEKNOFEST_CRDS_DIR); custom resources were not validated")
+    for path in result.encrypted_paths:
+        lines.append(f"note: {path} is encrypted; a placeholder stood in for it offline")
+    if result.findings:
+        lines.append(f"{len(result.findings)} validation finding(s):")
+        lines += [f"  - {f.manifest}: {f.message}" for f in result.findings]
+    else:
+        lines.append("validation: all manifests valid")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks.synth", description=__doc__.splitlines()[0] if __doc__ else None)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
+    group.add_argument("--diff", nargs=2, metavar=("BEFORE", "AFTER"), help="two synth output folders")
+    parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
+    args = parser.parse_args(argv)
+
+    if args.diff:
+        before, after = (Path(p) for p in args.diff)
+        for folder in (before, after):
+            if not (folder / "manifests").is_dir():
+                print(f"error: {folder} is not a synth output folder (no manifests/ inside)", file=sys.stderr)
+                return 2
+        print(markdown_diff(before, after))
+        return 0
+
+    out = args.out or PROJECT_ROOT / "build" / args.stack
+    try:
+        result = synth(args.stack, out)
+    except SynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(result, args.stack))
+    return 1 if result.findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

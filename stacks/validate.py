@@ -1,0 +1,154 @@
+"""Validation of rendered manifests: built-in kinds against the Kubernetes schemas (strict),
+custom resources against the operators' CRD schemas, and the checks neither of those makes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+DEFAULT_CRDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "crds"
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+
+def crds_dir() -> Path:
+    """`TEKNOFEST_CRDS_DIR`, or `../shared/crds` beside the repository (where CI has it)."""
+    return Path(os.environ.get("TEKNOFEST_CRDS_DIR", DEFAULT_CRDS_DIR))
+
+
+@dataclass(frozen=True)
+class Finding:
+    manifest: str  # file name or "<kind>/<namespace>/<name>"
+    message: str
+
+
+class CrdSchemas:
+    """openAPIV3Schema of every CRD version in a folder, keyed by (group, version, kind)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for path in sorted(folder.glob("*")):
+            if path.suffix not in (".yaml", ".yml", ".json"):
+                continue
+            text = path.read_text(encoding="utf-8")
+            documents = [json.loads(text)] if path.suffix == ".json" else list(yaml.safe_load_all(text))
+            for doc in documents:
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    self._add(doc)
+
+    def _add(self, crd: dict[str, Any]) -> None:
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schema = version.get("schema", {}).get("openAPIV3Schema")
+            if schema:
+                self.schemas[(group, version["name"], kind)] = to_json_schema(schema)
+
+    def schema_for(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
+        group, _, version = manifest["apiVersion"].rpartition("/")
+        return self.schemas.get((group, version, manifest["kind"]))
+
+
+def to_json_schema(node: Any) -> Any:
+    """Kubernetes structural schema -> JSON Schema: int-or-string, nullable, and no unknown fields
+    where properties are listed (as the API server's strict field validation does)."""
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: to_json_schema(value) for key, value in node.items() if not key.startswith("x-kubernetes-")}
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    out.pop("nullable", None)
+    if "properties" in node and "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
+def validate_manifests(
+    manifests: dict[str, dict[str, Any]], kubernetes_version: str, crds: CrdSchemas | None
+) -> tuple[list[Finding], dict[str, str]]:
+    """Return the findings and, per manifest, how it was checked ("kubernetes 1.33 strict", "crd", ...)."""
+    findings: list[Finding] = []
+    checked_by: dict[str, str] = {}
+    for label, manifest in manifests.items():
+        schema = crds.schema_for(manifest) if crds else None
+        if schema is not None:
+            checked_by[label] = f"CRD schema ({crds.folder.name if crds else ''})"
+            validator = jsonschema.Draft7Validator(schema)
+            body = copy.deepcopy(manifest)
+            for error in sorted(validator.iter_errors(body), key=lambda e: list(e.path)):
+                path = "/".join(str(part) for part in error.path)
+                findings.append(Finding(label, f"{path}: {error.message}"))
+            continue
+        try:
+            kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
+            checked_by[label] = f"kubernetes {kubernetes_version} strict"
+        except kubernetes_validate.SchemaNotFoundError:
+            if crds is None:
+                checked_by[label] = "not checked: custom resource and no CRD folder"
+            else:
+                findings.append(Finding(label, f"no schema for {manifest['apiVersion']} {manifest['kind']}"))
+        except kubernetes_validate.ValidationError as exc:
+            checked_by[label] = f"kubernetes {kubernetes_version} strict"
+            path = "/".join(str(part) for part in exc.path) if hasattr(exc, "path") else ""
+            findings.append(Finding(label, f"{path}: {exc.message if hasattr(exc, 'message') else exc}"))
+    findings += structural_findings(manifests)
+    return findings, checked_by
+
+
+def structural_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
+    """What schemas do not catch: names, label values, selectors that miss their pods, duplicates."""
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str, str, str], str] = {}
+    pod_labels: list[tuple[str, dict[str, str]]] = []
+    for label, m in manifests.items():
+        meta = m.get("metadata", {})
+        name, namespace = meta.get("name", ""), meta.get("namespace", "")
+        key = (m["apiVersion"], m["kind"], namespace, name)
+        if key in seen:
+            findings.append(Finding(label, f"duplicate of {seen[key]}"))
+        seen[key] = label
+        if not name or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+            findings.append(Finding(label, f"metadata.name {name!r} is not a DNS-1123 subdomain"))
+        for where, labels in _all_label_sets(m):
+            for k, v in labels.items():
+                if len(v) > 63 or not _LABEL_VALUE.match(v):
+                    findings.append(Finding(label, f"{where} label {k}={v!r} is not a valid label value"))
+        if m["kind"] in _POD_TEMPLATE_KINDS:
+            selector = m["spec"].get("selector", {}).get("matchLabels", {})
+            template = m["spec"]["template"]["metadata"].get("labels", {})
+            if not _matches(selector, template):
+                findings.append(Finding(label, f"selector {selector} does not match the pod template labels"))
+            pod_labels.append((namespace, template))
+    for label, m in manifests.items():
+        if m["kind"] == "Service" and m["spec"].get("selector"):
+            namespace = m["metadata"].get("namespace", "")
+            if not any(ns == namespace and _matches(m["spec"]["selector"], labels) for ns, labels in pod_labels):
+                findings.append(Finding(label, f"Service selector {m['spec']['selector']} matches no rendered pods"))
+    return findings
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _all_label_sets(m: dict[str, Any]) -> Iterable[tuple[str, dict[str, str]]]:
+    yield "metadata", m.get("metadata", {}).get("labels", {}) or {}
+    template = m.get("spec", {}).get("template") if isinstance(m.get("spec"), dict) else None
+    if isinstance(template, dict):
+        yield "template", template.get("metadata", {}).get("labels", {}) or {}
