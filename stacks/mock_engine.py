@@ -7,14 +7,15 @@ inputs each resource receives are exactly what the program would send to its pro
 from __future__ import annotations
 
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks, settings
+from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "teknofest-platform"
@@ -42,12 +43,7 @@ class StackRender:
 
 
 class _RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        # Inputs of the registration under way (the monitor calls new_resource synchronously).
-        self.last_inputs: dict[str, Any] = {}
-
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.last_inputs = dict(args.inputs)
         state = dict(args.inputs)
         if args.typ.startswith("random:index/randomPassword") or args.typ.startswith("random:index/randomString"):
             # A stand-in value; it is masked wherever it is written out anyway.
@@ -63,13 +59,14 @@ class _RecordingMonitor(mocks.MockMonitor):
 
     def __init__(self, m: _RecordingMocks) -> None:
         super().__init__(m)
-        self.recorder = m
         self.registrations: list[tuple[str, str, str, str | None, bool, dict[str, Any]]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = self.recorder.last_inputs if response.urn in self.resources else {}
+            # Registrations run on several threads at once: read this request's own inputs.
+            _ensure_event_loop()
+            inputs = rpc.deserialize_properties(request.object)
             self.registrations.append(
                 (request.type, request.name, response.urn, request.parent or None, bool(request.custom), inputs)
             )
@@ -78,16 +75,27 @@ class _RecordingMonitor(mocks.MockMonitor):
 
 def run_program(stack: str, config: dict[str, str], secret_keys: list[str] | None = None) -> StackRender:
     """Run `__main__.py` for `stack` with `config` (Pulumi's string form) and collect the result."""
+
+    def program() -> None:
+        runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+
+    return run_under_mocks(program, stack, config, secret_keys)
+
+
+def run_under_mocks(
+    program: Callable[[], Any],
+    stack: str = "test",
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> StackRender:
+    """Run any program (a whole stack, or one component for its tests) under the mock engine."""
     settings.reset_options()
     recorder = _RecordingMocks()
     monitor = _RecordingMonitor(recorder)
     mocks.set_mocks(recorder, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(dict(config), secret_keys or [])
+    pulumi.runtime.set_all_config(dict(config or {}), secret_keys or [])
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
-
-    def program() -> None:
-        runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
 
     _sync_await(run_pulumi_func(program))
     root = settings.get_root_resource()

@@ -57,7 +57,8 @@ def config_files(manifest_set: dict[str, dict[str, Any]]) -> dict[str, str]:
 def plan(render: StackRender) -> list[dict[str, Any]]:
     by_urn = {resource.urn: resource for resource in render.resources}
     entries = []
-    for resource in render.resources:
+    # Registrations arrive from several threads; sort so the plan is the same on every run.
+    for resource in sorted(render.resources, key=lambda r: (r.type, r.name)):
         parent = by_urn.get(resource.parent_urn or "")
         entries.append(
             {

@@ -43,14 +43,15 @@ class SynthError(Exception):
     """A user error (bad stack file or settings): printed as is, exit code 2."""
 
 
-def synth(stack: str, out: Path) -> SynthResult:
+def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthResult:
+    source = stack_file_path or PROJECT_ROOT / f"Pulumi.{stack}.yaml"
     try:
-        stack_file = read_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
+        stack_file = read_stack_file(source)
     except StackFileError as exc:
         raise SynthError(str(exc)) from None
     # Validate first, outside the engine, so a bad value is reported without any engine noise.
     try:
-        settings = load_settings(project_config(stack_file.config), stack, f"Pulumi.{stack}.yaml")
+        settings = load_settings(project_config(stack_file.config), stack, source.name)
     except SettingsError as exc:
         raise SynthError(str(exc)) from None
     try:
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
     group.add_argument("--diff", nargs=2, metavar=("BEFORE", "AFTER"), help="two synth output folders")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
+    parser.add_argument("--stack-file", type=Path, help="config file to use instead of Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
 
     if args.diff:
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out or PROJECT_ROOT / "build" / args.stack
     try:
-        result = synth(args.stack, out)
+        result = synth(args.stack, out, args.stack_file)
     except SynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

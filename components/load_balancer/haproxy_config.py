@@ -96,8 +96,10 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
         # Redispatch on every retry, so a request that met a dead server goes to a live one.
         "    option redispatch 1",
         f"    retries {cfg.retries}",
-        # Only retry what certainly did not reach the application: a refused or failed connect.
-        "    retry-on conn-failure",
+        # A refused connect never reached the application and is always retried; a connection that
+        # died before any answer (a pod killed mid-request) or a 503 is retried only for idempotent
+        # methods (see disable-l7-retry in the frontend), so writes are never replayed.
+        "    retry-on conn-failure empty-response 503",
         f"    timeout connect {cfg.timeout_connect_seconds}s",
         f"    timeout client {cfg.timeout_client_seconds}s",
         f"    timeout server {cfg.timeout_server_seconds}s",
@@ -147,6 +149,7 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
     if cfg.tls_certificate:
         lines.append("    http-request redirect scheme https code 301 unless { ssl_fc }")
     lines += [
+        "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS",
         # Clients must not choose the address or scheme the application believes.
         "    http-request del-header X-Forwarded-For",
         "    http-request set-header X-Forwarded-Proto https if { ssl_fc }",

@@ -1,0 +1,122 @@
+"""The haproxy.cfg renderer, read as text (tests/integration runs it in the real daemon)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from components.load_balancer.haproxy_config import render_entrypoint, render_haproxy_cfg
+from components.load_balancer.manifests import haproxy_inputs
+from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
+from stacks.settings import PlatformSettings
+
+
+def production_cfg(settings: PlatformSettings, **changes: object) -> str:
+    inputs = haproxy_inputs(load_balancer_spec(settings, api_pool_spec(settings)))
+    return render_haproxy_cfg(dataclasses.replace(inputs, **changes))  # type: ignore[arg-type]
+
+
+def section(cfg: str, header: str) -> list[str]:
+    lines = cfg.splitlines()
+    start = lines.index(header)
+    body = []
+    for line in lines[start + 1 :]:
+        if line and not line.startswith(" "):
+            break
+        body.append(line.strip())
+    return [line for line in body if line]
+
+
+def test_api_pods_are_found_by_dns_one_slot_per_possible_replica(production_settings: PlatformSettings) -> None:
+    cfg = production_cfg(production_settings)
+    backend = section(cfg, "backend api")
+    assert "server-template api 20 api-headless.teknofest-production.svc.cluster.local:8000" in backend
+    default_server = next(line for line in backend if line.startswith("default-server"))
+    for fragment in ("resolvers cluster_dns", "init-addr none", "check inter 1s fall 2 rise 2",
+                     "observe layer7 error-limit 5 on-error mark-down"):
+        assert fragment in default_server
+    assert "parse-resolv-conf" in section(cfg, "resolvers cluster_dns")
+
+
+def test_health_checks_use_the_readiness_path(production_settings: PlatformSettings) -> None:
+    backend = section(production_cfg(production_settings), "backend api")
+    assert "http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host api.egitim-eylemci.example.org" in backend
+    assert "http-check expect status 200" in backend
+    changed = production_settings.model_copy(
+        update={"api": production_settings.api.model_copy(
+            update={"probes": production_settings.api.probes.model_copy(update={"ready_path": "/health"})})}
+    )
+    assert "uri /health ver" in "\n".join(section(production_cfg(changed), "backend api"))
+
+
+def test_rate_limit_per_client_ip_is_shared_with_peers(production_settings: PlatformSettings) -> None:
+    frontend = section(production_cfg(production_settings), "frontend public")
+    table = next(line for line in frontend if line.startswith("stick-table"))
+    assert "store http_req_rate(1s)" in table and "peers lb_peers" in table
+    assert "http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100 }" in frontend
+    # Tracking comes before the redirect, so plain-HTTP floods are limited too.
+    assert frontend.index("http-request track-sc0 src") < frontend.index(
+        "http-request redirect scheme https code 301 unless { ssl_fc }")
+
+
+def test_one_peer_per_replica_named_after_its_pod(production_settings: PlatformSettings) -> None:
+    peers = section(production_cfg(production_settings), "peers lb_peers")
+    assert peers == [
+        f"peer haproxy-{i} haproxy-{i}.haproxy-peers.teknofest-production.svc.cluster.local:10000" for i in range(3)
+    ]
+
+
+def test_tls_termination_and_security_headers(production_settings: PlatformSettings) -> None:
+    frontend = section(production_cfg(production_settings), "frontend public")
+    assert "bind :8443 ssl crt /etc/haproxy/tls/site.pem alpn h2,http/1.1" in frontend
+    assert any(line.startswith('http-response set-header Strict-Transport-Security "max-age=31536000') for line in frontend)
+    assert "http-response del-header Server" in frontend
+    plain = production_cfg(production_settings, tls_certificate=None)
+    assert "ssl crt" not in plain and "redirect scheme https" not in plain and "Strict-Transport" not in plain
+
+
+def test_client_ip_by_proxy_protocol_when_asked(production_settings: PlatformSettings) -> None:
+    assert "accept-proxy" not in production_cfg(production_settings)
+    frontend = section(production_cfg(production_settings, accept_proxy_protocol=True), "frontend public")
+    assert [line for line in frontend if line.startswith("bind")] == [
+        "bind :8080 accept-proxy",
+        "bind :8443 accept-proxy ssl crt /etc/haproxy/tls/site.pem alpn h2,http/1.1",
+    ]
+
+
+def test_affinity_cookie_is_dynamic_with_a_shared_secret_key(production_settings: PlatformSettings) -> None:
+    backend = section(production_cfg(production_settings), "backend api")
+    assert any(line.startswith("cookie TKSRV insert indirect nocache dynamic") for line in backend)
+    assert 'dynamic-cookie-key "${HAPROXY_COOKIE_KEY}"' in backend
+    assert not any("cookie" in line for line in section(production_cfg(production_settings, session_affinity=False), "backend api"))
+
+
+def test_stats_page_needs_credentials_and_metrics_are_served(production_settings: PlatformSettings) -> None:
+    stats = section(production_cfg(production_settings), "frontend stats")
+    assert 'stats auth "${HAPROXY_STATS_USER}:${HAPROXY_STATS_PASSWORD}"' in stats
+    assert "http-request use-service prometheus-exporter if { path /metrics }" in stats
+    assert "monitor-uri /healthz" in stats
+
+
+def test_writes_are_never_replayed(production_settings: PlatformSettings) -> None:
+    cfg = production_cfg(production_settings)
+    assert "retry-on conn-failure empty-response 503" in section(cfg, "defaults")
+    assert "http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS" in section(cfg, "frontend public")
+
+
+def test_websocket_tunnels_and_soft_stop_are_bounded(production_settings: PlatformSettings) -> None:
+    cfg = production_cfg(production_settings)
+    assert "timeout tunnel 3600s" in section(cfg, "defaults")
+    assert "hard-stop-after 60s" in section(cfg, "global")
+
+
+def test_no_secret_is_written_into_the_config(production_settings: PlatformSettings) -> None:
+    cfg = production_cfg(production_settings)
+    assert "${HAPROXY_STATS_PASSWORD}" in cfg and "${HAPROXY_COOKIE_KEY}" in cfg
+    assert "password" not in cfg.lower().replace("haproxy_stats_password", "")
+
+
+def test_entrypoint_reads_peers_from_the_config() -> None:
+    script = render_entrypoint("/usr/local/etc/haproxy/haproxy.cfg", "/var/run/haproxy", 30)
+    assert script.startswith("#!/bin/sh\nset -eu\n")
+    assert 'exec haproxy -W -db -f "$cfg" "$@"' in script
+    assert "PEER_WAIT_SECONDS:-30" in script
