@@ -1,0 +1,82 @@
+"""Each ComponentResource under Pulumi's mock engine: what it registers, under which parent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
+from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
+from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
+from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
+from stacks.mock_engine import SECRET_SIG, SIG_KEY, RegisteredResource, StackRender, run_under_mocks, unwrap
+from stacks.settings import PlatformSettings
+
+
+def children_of(render: StackRender, component_type: str) -> list[RegisteredResource]:
+    (component,) = [r for r in render.resources if r.type == component_type]
+    return [r for r in render.resources if r.parent_urn == component.urn]
+
+
+def kinds(resources: list[RegisteredResource]) -> list[str]:
+    return sorted(r.type.split(":")[-1] for r in resources)
+
+
+def test_worker_pool_registers_its_objects_as_children(production_settings: PlatformSettings) -> None:
+    spec = api_pool_spec(production_settings)
+    render = run_under_mocks(lambda: WorkerPool("api", WorkerPoolArgs(spec)))
+    children = children_of(render, "teknofest:platform:WorkerPool")
+    assert kinds(children) == [
+        "Deployment", "NetworkPolicy", "PodDisruptionBudget", "ScaledObject", "Service", "Service",
+        "ServiceAccount", "ServiceMonitor", "VerticalPodAutoscaler",
+    ]
+    # Every registered object is a child: nothing escapes the component.
+    assert len(render.resources) == len(children) + 1
+    deployment = next(unwrap(r.inputs) for r in children if r.type == "kubernetes:apps/v1:Deployment")
+    assert deployment["metadata"] == {
+        "name": "api", "namespace": "teknofest-production", "labels": spec.labels,
+    }
+    # Integers arrive as doubles over RPC; unwrap gives them back as integers.
+    port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    assert port == 8000 and isinstance(port, int)
+
+
+def test_load_balancer_generates_its_credentials_as_secrets(production_settings: PlatformSettings) -> None:
+    spec = load_balancer_spec(production_settings, api_pool_spec(production_settings))
+    render = run_under_mocks(lambda: LoadBalancer("lb", LoadBalancerArgs(spec, CertManagerRef("ClusterIssuer", "le"))))
+    children = children_of(render, "teknofest:platform:LoadBalancer")
+    assert kinds(children) == [
+        "Certificate", "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "RandomPassword", "RandomPassword",
+        "Secret", "Service", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet",
+    ]
+    secret = next(r for r in children if r.type == "kubernetes:core/v1:Secret")
+    raw: dict[str, Any] = secret.inputs["stringData"]
+    # The whole stringData travels marked secret, so Pulumi encrypts it in state and hides it in diffs.
+    assert raw.get(SIG_KEY) == SECRET_SIG
+    assert set(unwrap(secret.inputs)["stringData"]) == {"stats-user", "stats-password", "cookie-key"}
+    assert set(unwrap(secret.inputs)["stringData"].values()) == {"[secret]"}
+    certificate = next(unwrap(r.inputs) for r in children if r.type.endswith(":Certificate"))
+    assert certificate["spec"]["secretName"] == "api-tls"
+    assert certificate["spec"]["dnsNames"] == ["api.egitim-eylemci.example.org"]
+
+
+def test_load_balancer_without_cert_manager_expects_an_existing_secret(production_settings: PlatformSettings) -> None:
+    spec = load_balancer_spec(production_settings, api_pool_spec(production_settings))
+    render = run_under_mocks(lambda: LoadBalancer("lb", LoadBalancerArgs(spec)))
+    assert not any(r.type.endswith(":Certificate") for r in render.resources)
+    sts = next(unwrap(r.inputs) for r in render.resources if r.type.endswith(":StatefulSet"))
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "api-tls"
+
+
+def test_namespace_enforces_restricted_pods_and_denies_traffic_by_default() -> None:
+    render = run_under_mocks(lambda: PlatformNamespace("ns", PlatformNamespaceArgs("teknofest-test", "staging")))
+    children = children_of(render, "teknofest:platform:Namespace")
+    ns = next(unwrap(r.inputs) for r in children if r.type == "kubernetes:core/v1:Namespace")
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    policies = {unwrap(r.inputs)["metadata"]["name"]: unwrap(r.inputs)["spec"] for r in children
+                if r.type.endswith(":NetworkPolicy")}
+    assert policies["default-deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert policies["allow-dns-egress"]["egress"][0]["ports"] == [
+        {"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    off = run_under_mocks(lambda: PlatformNamespace("ns", PlatformNamespaceArgs("t", "dev", network_policies=False)))
+    assert not any(r.type.endswith(":NetworkPolicy") for r in off.resources)

@@ -1,0 +1,54 @@
+"""Real daemons from Debian's packages, on 127.0.0.1 only, started and stopped by the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+# Numbers measured by the integration tests, printed at the end of the run.
+MEASUREMENTS: list[str] = []
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed; .ci/run installs it from Debian's packages")
+        pytest.skip(f"{name} is not installed (apt-get install {name}); .ci/run installs it")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: object, timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll `condition()` until true; return the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if condition():  # type: ignore[operator]
+                return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def haproxy_binary() -> Iterator[str]:
+    yield require_binary("haproxy")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if MEASUREMENTS:
+        terminalreporter.section("measured")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)

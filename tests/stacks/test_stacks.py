@@ -1,0 +1,183 @@
+"""Whole stacks under the mock engine, through the offline synth, with their manifests validated."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.mock_engine import PROJECT_ROOT
+from stacks.synth import SynthResult, main, synth
+from tests.conftest import STACKS
+
+_renders: dict[str, SynthResult] = {}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory, crds_folder: Path) -> dict[str, SynthResult]:
+    for stack in STACKS:
+        _renders[stack] = synth(stack, tmp_path_factory.mktemp(stack) / "out")
+    return _renders
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_manifest_is_valid(rendered: dict[str, SynthResult], stack: str) -> None:
+    result = rendered[stack]
+    assert result.findings == []
+    assert result.crds_folder is not None
+    unchecked = [name for name, how in result.checked_by.items() if how.startswith("not checked")]
+    assert unchecked == []
+    assert len(result.checked_by) == len(result.manifests)
+
+
+def test_production_holds_the_whole_slice(rendered: dict[str, SynthResult]) -> None:
+    names = set(rendered["production"].manifests)
+    ns = "teknofest-production"
+    expected = {
+        f"namespace-cluster-{ns}.yaml",
+        f"networkpolicy-{ns}-default-deny-all.yaml",
+        f"networkpolicy-{ns}-allow-dns-egress.yaml",
+        f"networkpolicy-{ns}-haproxy.yaml",
+        f"networkpolicy-{ns}-api-ingress.yaml",
+        f"statefulset-{ns}-haproxy.yaml",
+        f"service-{ns}-haproxy.yaml",
+        f"service-{ns}-haproxy-stats.yaml",
+        f"service-{ns}-haproxy-peers.yaml",
+        f"configmap-{ns}-haproxy-config.yaml",
+        f"poddisruptionbudget-{ns}-haproxy.yaml",
+        f"deployment-{ns}-api.yaml",
+        f"service-{ns}-api.yaml",
+        f"service-{ns}-api-headless.yaml",
+        f"poddisruptionbudget-{ns}-api.yaml",
+        f"scaledobject-{ns}-api.yaml",
+        f"verticalpodautoscaler-{ns}-api.yaml",
+        f"secret-{ns}-api-secrets.yaml",
+        f"secret-{ns}-haproxy-credentials.yaml",
+        f"certificate-{ns}-api-tls.yaml",
+    }
+    assert expected <= names
+
+
+def test_files_on_disk_are_what_the_program_sends(rendered: dict[str, SynthResult]) -> None:
+    result = rendered["production"]
+    for name, manifest in result.manifests.items():
+        on_disk = yaml.safe_load((result.out / "manifests" / name).read_text())
+        assert on_disk == manifest
+    sts = (result.out / "manifests" / "statefulset-teknofest-production-haproxy.yaml").read_text()
+    assert "\n  replicas: 3\n" in sts  # an integer, not 3.0 or "3"
+    config_map = result.manifests["configmap-teknofest-production-haproxy-config.yaml"]
+    assert (result.out / "configs/load_balancer/haproxy.cfg").read_text() == config_map["data"]["haproxy.cfg"]
+
+
+def test_no_secret_reaches_the_output(rendered: dict[str, SynthResult]) -> None:
+    for stack, result in rendered.items():
+        for path in result.out.rglob("*"):
+            if path.is_file():
+                # The mock engine's stand-in passwords are "mock-<name>": none may be written out.
+                assert "mock-" not in path.read_text(), f"{stack}: {path} leaks a generated secret"
+        for manifest in result.manifests.values():
+            if manifest["kind"] == "Secret":
+                assert set(manifest["stringData"].values()) == {"[secret]"}
+    outputs = rendered["production"].outputs
+    assert outputs["haproxyStatsCredentials"] == {"username": "admin", "password": "[secret]"}
+
+
+def test_outputs_for_dashboards(rendered: dict[str, SynthResult]) -> None:
+    outputs = json.loads((rendered["production"].out / "outputs.json").read_text())
+    assert outputs["namespace"] == "teknofest-production"
+    assert outputs["endpoints"]["loadBalancer"] == "https://api.egitim-eylemci.example.org"
+    assert outputs["endpoints"]["haproxyStatsPortForward"] == (
+        "kubectl -n teknofest-production port-forward svc/haproxy-stats 8404:8404")
+    assert outputs["pools"]["api"] == {"minReplicas": 2, "maxReplicas": 20, "autoscaler": "keda"}
+    # 2-20 API pods at 500m/1Gi plus 3 load balancers at 250m/256Mi.
+    assert outputs["requested"]["atMinimum"] == {"cpuCores": 1.75, "memoryGiB": 2.75, "gpus": 0}
+    assert outputs["requested"]["atMaximum"] == {"cpuCores": 10.75, "memoryGiB": 20.75, "gpus": 0}
+    assert outputs["images"]["haproxy"] == "docker.io/library/haproxy:2.6.22"
+
+
+def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResult]) -> None:
+    plan = json.loads((rendered["production"].out / "plan.json").read_text())
+    by_type: dict[str, int] = {}
+    for entry in plan:
+        by_type[entry["type"]] = by_type.get(entry["type"], 0) + 1
+    assert by_type["pulumi:providers:kubernetes"] == 1
+    assert by_type["teknofest:platform:WorkerPool"] == 1 and by_type["teknofest:platform:LoadBalancer"] == 1
+    kubernetes_objects = [e for e in plan if e["type"].startswith("kubernetes:")]
+    assert len(kubernetes_objects) == len(rendered["production"].manifests)
+    parents = {e["parent"] for e in kubernetes_objects}
+    assert parents == {
+        "teknofest:platform:Namespace::namespace",
+        "teknofest:platform:WorkerPool::api",
+        "teknofest:platform:LoadBalancer::load-balancer",
+        None,  # the API Secret, registered by the composition itself
+    }
+
+
+def test_renders_are_deterministic(rendered: dict[str, SynthResult], tmp_path: Path) -> None:
+    again = synth("production", tmp_path / "again")
+    first = rendered["production"].out
+    for relative in ("plan.json", "outputs.json", *[f"manifests/{n}" for n in again.manifests]):
+        assert (first / relative).read_text() == (again.out / relative).read_text(), relative
+
+
+def test_the_command_prints_a_summary_and_diffs(rendered: dict[str, SynthResult], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "staging", "--out", str(tmp_path / "staging")]) == 0
+    out = capsys.readouterr().out
+    assert "stack staging:" in out and "validation: all manifests valid" in out
+    assert "ScaledObject" in out and "CRD schema" in out
+    assert main(["--diff", str(tmp_path / "staging"), str(rendered["production"].out)]) == 0
+    diff = capsys.readouterr().out
+    assert diff.startswith("## Synth diff") and "```diff" in diff and "teknofest-production" in diff
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stacks.synth", *args],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+
+
+def test_a_bad_value_gives_one_clear_message_and_a_non_zero_exit(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.production.yaml"
+    bad.write_text(
+        (PROJECT_ROOT / "Pulumi.production.yaml").read_text().replace("maxReplicas: 20", "maxReplicas: 0")
+    )
+    result = run_cli("--stack", "production", "--stack-file", str(bad), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "teknofest-platform:api.maxReplicas = 0: Input should be greater than or equal to 1" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "out").exists(), "nothing is written for a bad configuration"
+
+
+def test_production_without_backups_or_tls_is_refused(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "Pulumi.production.yaml").read_text()
+    text = text.replace("    destinationPath: s3://teknofest-backups/production\n", "")
+    text = text.replace("  teknofest-platform:tls:\n    enabled: true\n", "  teknofest-platform:tls:\n    enabled: false\n")
+    bad = tmp_path / "Pulumi.production.yaml"
+    bad.write_text(text)
+    result = run_cli("--stack", "production", "--stack-file", str(bad), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "teknofest-platform:tls.enabled = false: must be true in production" in result.stderr
+    assert "teknofest-platform:backups.destinationPath = <missing>" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_under_pulumi_a_bad_value_is_a_run_error_without_traceback() -> None:
+    """`pulumi up` prints a RunError's message alone; the program raises nothing else for bad config."""
+    import pulumi
+
+    from stacks.mock_engine import run_program
+
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program("production", {"teknofest-platform:api": '{"minReplicas": 0}'})
+    message = str(caught.value)
+    assert "invalid configuration in Pulumi.production.yaml" in message
+    assert "teknofest-platform:api.minReplicas = 0" in message
+    assert "teknofest-platform:backups.destinationPath = <missing>" in message
