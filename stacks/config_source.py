@@ -31,7 +31,9 @@ def decode_config_value(raw: str) -> Any:
 def project_config(all_config: Mapping[str, str]) -> dict[str, Any]:
     """The project's own keys ("teknofest-platform:api" -> "api"), decoded; other namespaces ignored."""
     prefix = CONFIG_NAMESPACE + ":"
-    return {key[len(prefix):]: decode_config_value(value) for key, value in all_config.items() if key.startswith(prefix)}
+    return {
+        key[len(prefix) :]: decode_config_value(value) for key, value in all_config.items() if key.startswith(prefix)
+    }
 
 
 def load_settings(config: Mapping[str, Any], stack: str, source: str) -> PlatformSettings:

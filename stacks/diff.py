@@ -42,5 +42,14 @@ def markdown_diff(before: Path, after: Path) -> str:
             diff = difflib.unified_diff(
                 old[name].splitlines(), new[name].splitlines(), f"before/{name}", f"after/{name}", lineterm="", n=3
             )
-            lines += [f"<details><summary><code>{name}</code></summary>", "", "```diff", *diff, "```", "", "</details>", ""]
+            lines += [
+                f"<details><summary><code>{name}</code></summary>",
+                "",
+                "```diff",
+                *diff,
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
     return "\n".join(lines) + "\n"

@@ -28,9 +28,7 @@ def request_rate_query(settings: PlatformSettings) -> str:
     """Requests per second reaching the API backend, as counted by HAProxy's own exporter."""
     if settings.api.autoscaling.request_rate_query:
         return settings.api.autoscaling.request_rate_query
-    return (
-        f'sum(rate(haproxy_backend_http_requests_total{{namespace="{settings.namespace}",proxy="api"}}[1m]))'
-    )
+    return f'sum(rate(haproxy_backend_http_requests_total{{namespace="{settings.namespace}",proxy="api"}}[1m]))'
 
 
 def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
@@ -38,19 +36,29 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
     command = (
         "gunicorn",
         api.app_module,
-        "--worker-class", "uvicorn.workers.UvicornWorker",
+        "--worker-class",
+        "uvicorn.workers.UvicornWorker",
         # Every address of the pod's own network namespace: the Service and the LB reach it there.
-        "--bind", f"0.0.0.0:{api.port}",
-        "--workers", str(api.gunicorn_workers),
-        "--max-requests", str(api.max_requests),
-        "--max-requests-jitter", str(max(api.max_requests // 10, 0)),
-        "--graceful-timeout", str(api.graceful_timeout_seconds),
+        "--bind",
+        f"0.0.0.0:{api.port}",
+        "--workers",
+        str(api.gunicorn_workers),
+        "--max-requests",
+        str(api.max_requests),
+        "--max-requests-jitter",
+        str(max(api.max_requests // 10, 0)),
+        "--graceful-timeout",
+        str(api.graceful_timeout_seconds),
         # Longer than HAProxy's keep-alive so the LB never reuses a connection the worker closed.
-        "--keep-alive", "15",
+        "--keep-alive",
+        "15",
         # Only the load balancer may reach the pods (NetworkPolicy), so its X-Forwarded-* are trusted.
-        "--forwarded-allow-ips", "*",
-        "--worker-tmp-dir", "/tmp",
-        "--access-logfile", "-",
+        "--forwarded-allow-ips",
+        "*",
+        "--worker-tmp-dir",
+        "/tmp",
+        "--access-logfile",
+        "-",
     )
     env = {"APP_ENV": settings.environment, "PORT": str(api.port), "DEBUG": "false", **api.env}
     return WorkerPoolSpec(

@@ -62,10 +62,10 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.registrations: list[tuple[str, str, str, str | None, bool, dict[str, Any]]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             # Registrations run on several threads at once: read this request's own inputs.
-            _ensure_event_loop()
+            _ensure_event_loop()  # type: ignore[no-untyped-call]
             inputs = rpc.deserialize_properties(request.object)
             self.registrations.append(
                 (request.type, request.name, response.urn, request.parent or None, bool(request.custom), inputs)

@@ -13,7 +13,11 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
     problems: list[Problem] = []
     if settings.target not in BUILT_TARGETS:
         problems.append(
-            Problem("target", repr(settings.target), f"this target is not built yet; allowed now: {', '.join(BUILT_TARGETS)}")
+            Problem(
+                "target",
+                repr(settings.target),
+                f"this target is not built yet; allowed now: {', '.join(BUILT_TARGETS)}",
+            )
         )
     if settings.environment != "production":
         return problems
@@ -32,9 +36,13 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
                 "production needs a backup destination such as 's3://bucket/path' (RPO < 15 min needs WAL archiving)",
             )
         )
-    at_least("loadBalancer.replicas", settings.load_balancer.replicas, 2, "one load balancer is a single point of failure")
+    at_least(
+        "loadBalancer.replicas", settings.load_balancer.replicas, 2, "one load balancer is a single point of failure"
+    )
     at_least("api.minReplicas", settings.api.min_replicas, 2, "the guide's lower bound; survives a node loss")
-    at_least("postgres.instances", settings.postgres.instances, 2, "a primary needs a streaming replica to fail over to")
+    at_least(
+        "postgres.instances", settings.postgres.instances, 2, "a primary needs a streaming replica to fail over to"
+    )
     at_least("redis.replicas", settings.redis.replicas, 1, "Sentinel needs a replica to promote")
     at_least("rabbitmq.replicas", settings.rabbitmq.replicas, 3, "quorum queues need three nodes to survive one loss")
     return problems

@@ -1,7 +1,7 @@
 """Offline synth: render a stack without a cluster, validate it, and summarise it.
 
-    python -m stacks.synth --stack production [--out DIR]
-    python -m stacks.synth --diff build/main/production build/production   (Markdown, for a PR)
+python -m stacks.synth --stack production [--out DIR]
+python -m stacks.synth --diff build/main/production build/production   (Markdown, for a PR)
 """
 
 from __future__ import annotations
@@ -77,24 +77,33 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     (out / "plan.json").write_text(json.dumps(plan(render), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "outputs.json").write_text(json.dumps(render.outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "validation.json").write_text(
-        json.dumps(
-            {"checkedBy": checked_by, "findings": [f.__dict__ for f in findings]}, indent=2, sort_keys=True
-        )
+        json.dumps({"checkedBy": checked_by, "findings": [f.__dict__ for f in findings]}, indent=2, sort_keys=True)
         + "\n",
         encoding="utf-8",
     )
     return SynthResult(
-        out, manifest_set, configs, findings, checked_by, render.outputs, stack_file.encrypted_paths,
+        out,
+        manifest_set,
+        configs,
+        findings,
+        checked_by,
+        render.outputs,
+        stack_file.encrypted_paths,
         folder if crds else None,
     )
 
 
 def summary(result: SynthResult, stack: str) -> str:
     kinds = Counter(m["kind"] for m in result.manifests.values())
-    lines = [f"stack {stack}: {len(result.manifests)} manifests, {len(result.configs)} config files -> {result.out}", ""]
+    lines = [
+        f"stack {stack}: {len(result.manifests)} manifests, {len(result.configs)} config files -> {result.out}",
+        "",
+    ]
     lines.append(f"{'kind':<28}{'count':>6}  checked by")
     for kind, count in sorted(kinds.items()):
-        methods = sorted({result.checked_by.get(name, "-") for name, m in result.manifests.items() if m["kind"] == kind})
+        methods = sorted(
+            {result.checked_by.get(name, "-") for name, m in result.manifests.items() if m["kind"] == kind}
+        )
         lines.append(f"{kind:<28}{count:>6}  {', '.join(methods)}")
     lines.append("")
     if result.crds_folder is None:
@@ -110,7 +119,9 @@ def summary(result: SynthResult, stack: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.synth", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.synth", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
     group.add_argument("--diff", nargs=2, metavar=("BEFORE", "AFTER"), help="two synth output folders")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def metadata(name: str, namespace: str | None, labels: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def metadata(
+    name: str, namespace: str | None, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -14,7 +16,9 @@ def metadata(name: str, namespace: str | None, labels: dict[str, str], annotatio
     return meta
 
 
-def pod_disruption_budget(name: str, namespace: str, labels: dict[str, str], selector: dict[str, str]) -> dict[str, Any]:
+def pod_disruption_budget(
+    name: str, namespace: str, labels: dict[str, str], selector: dict[str, str]
+) -> dict[str, Any]:
     # maxUnavailable keeps working while an autoscaler changes the replica count; AlwaysAllow lets a
     # node drain evict pods that are crash-looping anyway.
     return {
@@ -39,7 +43,9 @@ def service_account(name: str, namespace: str, labels: dict[str, str]) -> dict[s
     }
 
 
-def spread_constraints(selector: dict[str, str], hostname_when_unsatisfiable: str = "ScheduleAnyway") -> list[dict[str, Any]]:
+def spread_constraints(
+    selector: dict[str, str], hostname_when_unsatisfiable: str = "ScheduleAnyway"
+) -> list[dict[str, Any]]:
     """Spread replicas over nodes and zones."""
     return [
         {

@@ -32,7 +32,8 @@ def create(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Cus
     body = {key: value for key, value in manifest.items() if key not in ("apiVersion", "kind")}
     resource_class = _BUILT_IN.get((api_version, kind))
     if resource_class is not None:
-        return resource_class(logical_name(manifest), opts=opts, **_snake_top_level(body))
+        resource: pulumi.CustomResource = resource_class(logical_name(manifest), opts=opts, **_snake_top_level(body))
+        return resource
     return k8s.apiextensions.CustomResource(
         logical_name(manifest), api_version=api_version, kind=kind, opts=opts, **_snake_top_level(body)
     )

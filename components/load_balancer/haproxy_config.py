@@ -142,7 +142,8 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
     lines += [
         "    unique-id-format %{+X}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid",
         # Per-client-IP request rate, synchronised with the other replicas through the peers.
-        f"    stick-table type ipv6 size {cfg.rate_limit_table_size} expire 10s store http_req_rate(1s) peers {PEERS_SECTION}",
+        f"    stick-table type ipv6 size {cfg.rate_limit_table_size} expire 10s"
+        f" store http_req_rate(1s) peers {PEERS_SECTION}",
         "    http-request track-sc0 src",
         f"    http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt {cfg.rate_limit_per_second} }}",
     ]
@@ -220,7 +221,8 @@ src="${{HAPROXY_CONFIG_SOURCE:-{config_source}}}"
 cfg="${{HAPROXY_RUNTIME_DIR:-{runtime_dir}}}/haproxy.cfg"
 cp "$src" "$cfg"
 deadline=$(( $(date +%s) + ${{PEER_WAIT_SECONDS:-{peer_wait_seconds}}} ))
-for host in $(awk '/^peers /{{p=1; next}} /^[^ ]/{{p=0}} p && $1 == "peer" {{split($3, a, ":"); print a[1]}}' "$cfg"); do
+peers=$(awk '/^peers /{{p=1; next}} /^[^ ]/{{p=0}} p && $1 == "peer" {{split($3, a, ":"); print a[1]}}' "$cfg")
+for host in $peers; do
   until getent hosts "$host" >/dev/null 2>&1; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
       echo "peer $host does not resolve; starting without it" >&2

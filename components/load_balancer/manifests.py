@@ -130,7 +130,9 @@ def config_map(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(CONFIG_MAP, spec.namespace, spec.labels, {lbl.RENDERED_CONFIG_ANNOTATION: "load_balancer"}),
+        "metadata": metadata(
+            CONFIG_MAP, spec.namespace, spec.labels, {lbl.RENDERED_CONFIG_ANNOTATION: "load_balancer"}
+        ),
         "data": dict(files),
     }
 
@@ -155,7 +157,11 @@ def _affinity(spec: LoadBalancerSpec) -> dict[str, Any]:
     term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": spec.selector}}
     if spec.require_distinct_nodes:
         return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
-    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}}
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]
+        }
+    }
 
 
 def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any]:
@@ -165,7 +171,11 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
     checksum = hashlib.sha256("\n".join(f"{k}\n{v}" for k, v in sorted(files.items())).encode()).hexdigest()
     secret_env = [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": key}}}
-        for env, key in ((STATS_USER_ENV, "stats-user"), (STATS_PASSWORD_ENV, "stats-password"), (COOKIE_KEY_ENV, "cookie-key"))
+        for env, key in (
+            (STATS_USER_ENV, "stats-user"),
+            (STATS_PASSWORD_ENV, "stats-password"),
+            (COOKIE_KEY_ENV, "cookie-key"),
+        )
     ]
     mounts = [
         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
@@ -295,7 +305,9 @@ def network_policy(spec: LoadBalancerSpec) -> dict[str, Any]:
     if spec.monitoring_namespace:
         ingress.append(
             {
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": spec.monitoring_namespace}}}],
+                "from": [
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": spec.monitoring_namespace}}}
+                ],
                 "ports": [{"port": "stats", "protocol": "TCP"}],
             }
         )
@@ -308,7 +320,10 @@ def network_policy(spec: LoadBalancerSpec) -> dict[str, Any]:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress,
             "egress": [
-                {"to": [{"podSelector": {"matchLabels": spec.api_selector}}], "ports": [{"port": spec.api_port, "protocol": "TCP"}]},
+                {
+                    "to": [{"podSelector": {"matchLabels": spec.api_selector}}],
+                    "ports": [{"port": spec.api_port, "protocol": "TCP"}],
+                },
                 {"to": [own_pods], "ports": [{"port": PEER_PORT, "protocol": "TCP"}]},
             ],
         },

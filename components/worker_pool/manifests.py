@@ -172,7 +172,10 @@ def deployment(spec: WorkerPoolSpec) -> dict[str, Any]:
             "selector": {"matchLabels": spec.selector},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": spec.labels, **({"annotations": spec.extra_annotations} if spec.extra_annotations else {})},
+                "metadata": {
+                    "labels": spec.labels,
+                    **({"annotations": spec.extra_annotations} if spec.extra_annotations else {}),
+                },
                 "spec": pod_spec,
             },
         },
@@ -295,9 +298,7 @@ def vertical_pod_autoscaler(spec: WorkerPoolSpec) -> dict[str, Any]:
         "spec": {
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
             "updatePolicy": {"updateMode": "Off"},
-            "resourcePolicy": {
-                "containerPolicies": [{"containerName": "*", "controlledResources": ["cpu", "memory"]}]
-            },
+            "resourcePolicy": {"containerPolicies": [{"containerName": "*", "controlledResources": ["cpu", "memory"]}]},
         },
     }
 

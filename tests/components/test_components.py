@@ -26,14 +26,23 @@ def test_worker_pool_registers_its_objects_as_children(production_settings: Plat
     render = run_under_mocks(lambda: WorkerPool("api", WorkerPoolArgs(spec)))
     children = children_of(render, "teknofest:platform:WorkerPool")
     assert kinds(children) == [
-        "Deployment", "NetworkPolicy", "PodDisruptionBudget", "ScaledObject", "Service", "Service",
-        "ServiceAccount", "ServiceMonitor", "VerticalPodAutoscaler",
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "ScaledObject",
+        "Service",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+        "VerticalPodAutoscaler",
     ]
     # Every registered object is a child: nothing escapes the component.
     assert len(render.resources) == len(children) + 1
     deployment = next(unwrap(r.inputs) for r in children if r.type == "kubernetes:apps/v1:Deployment")
     assert deployment["metadata"] == {
-        "name": "api", "namespace": "teknofest-production", "labels": spec.labels,
+        "name": "api",
+        "namespace": "teknofest-production",
+        "labels": spec.labels,
     }
     # Integers arrive as doubles over RPC; unwrap gives them back as integers.
     port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
@@ -45,8 +54,19 @@ def test_load_balancer_generates_its_credentials_as_secrets(production_settings:
     render = run_under_mocks(lambda: LoadBalancer("lb", LoadBalancerArgs(spec, CertManagerRef("ClusterIssuer", "le"))))
     children = children_of(render, "teknofest:platform:LoadBalancer")
     assert kinds(children) == [
-        "Certificate", "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "RandomPassword", "RandomPassword",
-        "Secret", "Service", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet",
+        "Certificate",
+        "ConfigMap",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "RandomPassword",
+        "RandomPassword",
+        "Secret",
+        "Service",
+        "Service",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+        "StatefulSet",
     ]
     secret = next(r for r in children if r.type == "kubernetes:core/v1:Secret")
     raw: dict[str, Any] = secret.inputs["stringData"]
@@ -73,10 +93,15 @@ def test_namespace_enforces_restricted_pods_and_denies_traffic_by_default() -> N
     children = children_of(render, "teknofest:platform:Namespace")
     ns = next(unwrap(r.inputs) for r in children if r.type == "kubernetes:core/v1:Namespace")
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    policies = {unwrap(r.inputs)["metadata"]["name"]: unwrap(r.inputs)["spec"] for r in children
-                if r.type.endswith(":NetworkPolicy")}
+    policies = {
+        unwrap(r.inputs)["metadata"]["name"]: unwrap(r.inputs)["spec"]
+        for r in children
+        if r.type.endswith(":NetworkPolicy")
+    }
     assert policies["default-deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     assert policies["allow-dns-egress"]["egress"][0]["ports"] == [
-        {"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+        {"port": 53, "protocol": "UDP"},
+        {"port": 53, "protocol": "TCP"},
+    ]
     off = run_under_mocks(lambda: PlatformNamespace("ns", PlatformNamespaceArgs("t", "dev", network_policies=False)))
     assert not any(r.type.endswith(":NetworkPolicy") for r in off.resources)

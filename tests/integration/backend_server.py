@@ -19,7 +19,8 @@ from websockets.http11 import Request, Response
 def main(name: str, host: str, port: int) -> None:
     async def echo(ws: ServerConnection) -> None:
         async for message in ws:
-            await ws.send(f"{name}:{message}")
+            text = message.decode() if isinstance(message, bytes) else message
+            await ws.send(f"{name}:{text}")
 
     def answer(connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/ws":

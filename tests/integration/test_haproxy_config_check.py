@@ -24,7 +24,9 @@ from tests.conftest import STACKS, stack_settings
 SECRET_ENV = {"HAPROXY_STATS_USER": "admin", "HAPROXY_STATS_PASSWORD": "test-only", "HAPROXY_COOKIE_KEY": "test-only"}
 
 
-def pod_like_check(haproxy: str, workdir: Path, config: Path, peer_names: list[str], entry: list[str]) -> subprocess.CompletedProcess[str]:
+def pod_like_check(
+    haproxy: str, workdir: Path, config: Path, peer_names: list[str], entry: list[str]
+) -> subprocess.CompletedProcess[str]:
     hosts = workdir / "hosts"
     hosts.write_text(Path("/etc/hosts").read_text() + "".join(f"127.0.0.1 {name}\n" for name in peer_names))
     ca = trustme.CA()
@@ -44,7 +46,10 @@ def pod_like_check(haproxy: str, workdir: Path, config: Path, peer_names: list[s
         pytest.fail("unshare (util-linux) is needed to check the config with the pod's paths")
     return subprocess.run(
         ["unshare", "-m", "sh", "-c", script],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **SECRET_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **SECRET_ENV},
     )
 
 
@@ -59,8 +64,9 @@ def test_rendered_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Pat
     files, peers = rendered(stack_settings(stack))
     config = tmp_path / "haproxy.cfg"
     config.write_text(files["haproxy.cfg"])
-    result = pod_like_check(haproxy_binary, tmp_path, config, peers,
-                            [haproxy_binary, "-c", "-dW", "-f", str(config), "-L", "haproxy-0"])
+    result = pod_like_check(
+        haproxy_binary, tmp_path, config, peers, [haproxy_binary, "-c", "-dW", "-f", str(config), "-L", "haproxy-0"]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration file is valid" in result.stdout + result.stderr
 
@@ -70,8 +76,9 @@ def test_a_broken_config_is_refused(haproxy_binary: str, tmp_path: Path, product
     files, peers = rendered(production_settings)
     config = tmp_path / "haproxy.cfg"
     config.write_text(files["haproxy.cfg"].replace("balance roundrobin", "balance sometimes"))
-    result = pod_like_check(haproxy_binary, tmp_path, config, peers,
-                            [haproxy_binary, "-c", "-dW", "-f", str(config), "-L", "haproxy-0"])
+    result = pod_like_check(
+        haproxy_binary, tmp_path, config, peers, [haproxy_binary, "-c", "-dW", "-f", str(config), "-L", "haproxy-0"]
+    )
     assert result.returncode != 0
 
 
@@ -87,9 +94,21 @@ def test_entrypoint_starts_without_a_peer_that_never_resolves(
     runtime = tmp_path / "run"
     runtime.mkdir()
     result = pod_like_check(
-        haproxy_binary, tmp_path, tmp_path / "haproxy.cfg", peers[:2],
-        [f"HAPROXY_CONFIG_SOURCE={tmp_path / 'haproxy.cfg'}", f"HAPROXY_RUNTIME_DIR={runtime}", "PEER_WAIT_SECONDS=2",
-         "sh", str(tmp_path / "entrypoint.sh"), "-c", "-dW", "-L", "haproxy-0"],
+        haproxy_binary,
+        tmp_path,
+        tmp_path / "haproxy.cfg",
+        peers[:2],
+        [
+            f"HAPROXY_CONFIG_SOURCE={tmp_path / 'haproxy.cfg'}",
+            f"HAPROXY_RUNTIME_DIR={runtime}",
+            "PEER_WAIT_SECONDS=2",
+            "sh",
+            str(tmp_path / "entrypoint.sh"),
+            "-c",
+            "-dW",
+            "-L",
+            "haproxy-0",
+        ],
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"peer {peers[2]} does not resolve; starting without it" in result.stderr

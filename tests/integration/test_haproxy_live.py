@@ -91,7 +91,9 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(haproxy_binary: str, production_settings: PlatformSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(
+    haproxy_binary: str, production_settings: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("haproxy")
     ca = trustme.CA()
     cert = ca.issue_cert(HOST, "127.0.0.1")
@@ -103,7 +105,8 @@ def lab(haproxy_binary: str, production_settings: PlatformSettings, tmp_path_fac
     backends = {
         name: subprocess.Popen(
             [sys.executable, str(Path(__file__).parent / "backend_server.py"), name, address, str(api_port)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for name, address in BACKENDS.items()
     }
@@ -113,7 +116,7 @@ def lab(haproxy_binary: str, production_settings: PlatformSettings, tmp_path_fac
             assert process.stdout is not None and process.stdout.readline().strip() == "ready"
         spec = load_balancer_spec(production_settings, api_pool_spec(production_settings))
         production = haproxy_inputs(spec)
-        ports = {"http_port": free_port(), "https_port": free_port(), "stats_port": free_port()}
+        http_port, https_port, stats_port = free_port(), free_port(), free_port()
         inputs = dataclasses.replace(
             production,
             api_port=api_port,
@@ -123,17 +126,35 @@ def lab(haproxy_binary: str, production_settings: PlatformSettings, tmp_path_fac
             peers=(Peer("haproxy-0", "127.0.0.1", free_port()),),
             runtime_dir=str(work),
             max_connections=machine_max_connections(production.max_connections),
-            **ports,
+            http_port=http_port,
+            https_port=https_port,
+            stats_port=stats_port,
         )
         config = work / "haproxy.cfg"
         config.write_text(render_haproxy_cfg(inputs))
         with DnsStub(dns_port, {production.api_fqdn: list(BACKENDS.values())}):
-            env = {**os.environ, "HAPROXY_STATS_USER": STATS_AUTH[0], "HAPROXY_STATS_PASSWORD": STATS_AUTH[1],
-                   "HAPROXY_COOKIE_KEY": "integration-test-cookie-key"}
-            haproxy = subprocess.Popen([haproxy_binary, "-db", "-f", str(config), "-L", "haproxy-0"], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            lab = Lab(ports["http_port"], ports["https_port"], ports["stats_port"], str(work / "ca.pem"),
-                      {name: p.pid for name, p in backends.items()}, api_port, str(work / "admin.sock"))
+            env = {
+                **os.environ,
+                "HAPROXY_STATS_USER": STATS_AUTH[0],
+                "HAPROXY_STATS_PASSWORD": STATS_AUTH[1],
+                "HAPROXY_COOKIE_KEY": "integration-test-cookie-key",
+            }
+            haproxy = subprocess.Popen(
+                [haproxy_binary, "-db", "-f", str(config), "-L", "haproxy-0"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            lab = Lab(
+                http_port,
+                https_port,
+                stats_port,
+                str(work / "ca.pem"),
+                {name: p.pid for name, p in backends.items()},
+                api_port,
+                str(work / "admin.sock"),
+            )
             try:
                 took = wait_for(lambda: lab.up_addresses() == set(BACKENDS.values()), 20, "all API servers UP")
             except AssertionError:
@@ -180,7 +201,9 @@ def test_http_is_redirected_and_https_carries_security_headers(lab: Lab) -> None
     assert plain.status_code == 301
     assert plain.headers["Location"] == f"https://{HOST}/x"
     with lab.session() as session:
-        response = session.get(lab.url("/x"), headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "http"}, timeout=5)
+        response = session.get(
+            lab.url("/x"), headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "http"}, timeout=5
+        )
     assert response.status_code == 200
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert response.headers["X-Content-Type-Options"] == "nosniff"

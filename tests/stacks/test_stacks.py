@@ -92,7 +92,8 @@ def test_outputs_for_dashboards(rendered: dict[str, SynthResult]) -> None:
     assert outputs["namespace"] == "teknofest-production"
     assert outputs["endpoints"]["loadBalancer"] == "https://api.egitim-eylemci.example.org"
     assert outputs["endpoints"]["haproxyStatsPortForward"] == (
-        "kubectl -n teknofest-production port-forward svc/haproxy-stats 8404:8404")
+        "kubectl -n teknofest-production port-forward svc/haproxy-stats 8404:8404"
+    )
     assert outputs["pools"]["api"] == {"minReplicas": 2, "maxReplicas": 20, "autoscaler": "keda"}
     # 2-20 API pods at 500m/1Gi plus 3 load balancers at 250m/256Mi.
     assert outputs["requested"]["atMinimum"] == {"cpuCores": 1.75, "memoryGiB": 2.75, "gpus": 0}
@@ -125,8 +126,9 @@ def test_renders_are_deterministic(rendered: dict[str, SynthResult], tmp_path: P
         assert (first / relative).read_text() == (again.out / relative).read_text(), relative
 
 
-def test_the_command_prints_a_summary_and_diffs(rendered: dict[str, SynthResult], tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_prints_a_summary_and_diffs(
+    rendered: dict[str, SynthResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--stack", "staging", "--out", str(tmp_path / "staging")]) == 0
     out = capsys.readouterr().out
     assert "stack staging:" in out and "validation: all manifests valid" in out
@@ -139,16 +141,17 @@ def test_the_command_prints_a_summary_and_diffs(rendered: dict[str, SynthResult]
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stacks.synth", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
 
 
 def test_a_bad_value_gives_one_clear_message_and_a_non_zero_exit(tmp_path: Path) -> None:
     bad = tmp_path / "Pulumi.production.yaml"
-    bad.write_text(
-        (PROJECT_ROOT / "Pulumi.production.yaml").read_text().replace("maxReplicas: 20", "maxReplicas: 0")
-    )
+    bad.write_text((PROJECT_ROOT / "Pulumi.production.yaml").read_text().replace("maxReplicas: 20", "maxReplicas: 0"))
     result = run_cli("--stack", "production", "--stack-file", str(bad), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "teknofest-platform:api.maxReplicas = 0: Input should be greater than or equal to 1" in result.stderr
@@ -159,7 +162,9 @@ def test_a_bad_value_gives_one_clear_message_and_a_non_zero_exit(tmp_path: Path)
 def test_production_without_backups_or_tls_is_refused(tmp_path: Path) -> None:
     text = (PROJECT_ROOT / "Pulumi.production.yaml").read_text()
     text = text.replace("    destinationPath: s3://teknofest-backups/production\n", "")
-    text = text.replace("  teknofest-platform:tls:\n    enabled: true\n", "  teknofest-platform:tls:\n    enabled: false\n")
+    text = text.replace(
+        "  teknofest-platform:tls:\n    enabled: true\n", "  teknofest-platform:tls:\n    enabled: false\n"
+    )
     bad = tmp_path / "Pulumi.production.yaml"
     bad.write_text(text)
     result = run_cli("--stack", "production", "--stack-file", str(bad), "--out", str(tmp_path / "out"))

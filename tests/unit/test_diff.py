@@ -14,10 +14,22 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_markdown_diff_lists_added_removed_and_changed(tmp_path: Path) -> None:
-    before = write(tmp_path / "a", {"manifests/service-ns-x.yaml": "port: 80\n", "manifests/old.yaml": "x\n",
-                                    "configs/lb/haproxy.cfg": "maxconn 10\n"})
-    after = write(tmp_path / "b", {"manifests/service-ns-x.yaml": "port: 8080\n", "manifests/new.yaml": "y\n",
-                                   "configs/lb/haproxy.cfg": "maxconn 10\n"})
+    before = write(
+        tmp_path / "a",
+        {
+            "manifests/service-ns-x.yaml": "port: 80\n",
+            "manifests/old.yaml": "x\n",
+            "configs/lb/haproxy.cfg": "maxconn 10\n",
+        },
+    )
+    after = write(
+        tmp_path / "b",
+        {
+            "manifests/service-ns-x.yaml": "port: 8080\n",
+            "manifests/new.yaml": "y\n",
+            "configs/lb/haproxy.cfg": "maxconn 10\n",
+        },
+    )
     text = markdown_diff(before, after)
     assert "**1 added, 1 removed, 1 changed**" in text
     assert "- `manifests/new.yaml`" in text and "- `manifests/old.yaml`" in text

@@ -31,8 +31,12 @@ def test_api_pods_are_found_by_dns_one_slot_per_possible_replica(production_sett
     backend = section(cfg, "backend api")
     assert "server-template api 20 api-headless.teknofest-production.svc.cluster.local:8000" in backend
     default_server = next(line for line in backend if line.startswith("default-server"))
-    for fragment in ("resolvers cluster_dns", "init-addr none", "check inter 1s fall 2 rise 2",
-                     "observe layer7 error-limit 5 on-error mark-down"):
+    for fragment in (
+        "resolvers cluster_dns",
+        "init-addr none",
+        "check inter 1s fall 2 rise 2",
+        "observe layer7 error-limit 5 on-error mark-down",
+    ):
         assert fragment in default_server
     assert "parse-resolv-conf" in section(cfg, "resolvers cluster_dns")
 
@@ -42,8 +46,11 @@ def test_health_checks_use_the_readiness_path(production_settings: PlatformSetti
     assert "http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host api.egitim-eylemci.example.org" in backend
     assert "http-check expect status 200" in backend
     changed = production_settings.model_copy(
-        update={"api": production_settings.api.model_copy(
-            update={"probes": production_settings.api.probes.model_copy(update={"ready_path": "/health"})})}
+        update={
+            "api": production_settings.api.model_copy(
+                update={"probes": production_settings.api.probes.model_copy(update={"ready_path": "/health"})}
+            )
+        }
     )
     assert "uri /health ver" in "\n".join(section(production_cfg(changed), "backend api"))
 
@@ -55,7 +62,8 @@ def test_rate_limit_per_client_ip_is_shared_with_peers(production_settings: Plat
     assert "http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100 }" in frontend
     # Tracking comes before the redirect, so plain-HTTP floods are limited too.
     assert frontend.index("http-request track-sc0 src") < frontend.index(
-        "http-request redirect scheme https code 301 unless { ssl_fc }")
+        "http-request redirect scheme https code 301 unless { ssl_fc }"
+    )
 
 
 def test_one_peer_per_replica_named_after_its_pod(production_settings: PlatformSettings) -> None:
@@ -68,7 +76,9 @@ def test_one_peer_per_replica_named_after_its_pod(production_settings: PlatformS
 def test_tls_termination_and_security_headers(production_settings: PlatformSettings) -> None:
     frontend = section(production_cfg(production_settings), "frontend public")
     assert "bind :8443 ssl crt /etc/haproxy/tls/site.pem alpn h2,http/1.1" in frontend
-    assert any(line.startswith('http-response set-header Strict-Transport-Security "max-age=31536000') for line in frontend)
+    assert any(
+        line.startswith('http-response set-header Strict-Transport-Security "max-age=31536000') for line in frontend
+    )
     assert "http-response del-header Server" in frontend
     plain = production_cfg(production_settings, tls_certificate=None)
     assert "ssl crt" not in plain and "redirect scheme https" not in plain and "Strict-Transport" not in plain
@@ -87,7 +97,9 @@ def test_affinity_cookie_is_dynamic_with_a_shared_secret_key(production_settings
     backend = section(production_cfg(production_settings), "backend api")
     assert any(line.startswith("cookie TKSRV insert indirect nocache dynamic") for line in backend)
     assert 'dynamic-cookie-key "${HAPROXY_COOKIE_KEY}"' in backend
-    assert not any("cookie" in line for line in section(production_cfg(production_settings, session_affinity=False), "backend api"))
+    assert not any(
+        "cookie" in line for line in section(production_cfg(production_settings, session_affinity=False), "backend api")
+    )
 
 
 def test_stats_page_needs_credentials_and_metrics_are_served(production_settings: PlatformSettings) -> None:
@@ -100,7 +112,9 @@ def test_stats_page_needs_credentials_and_metrics_are_served(production_settings
 def test_writes_are_never_replayed(production_settings: PlatformSettings) -> None:
     cfg = production_cfg(production_settings)
     assert "retry-on conn-failure empty-response 503" in section(cfg, "defaults")
-    assert "http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS" in section(cfg, "frontend public")
+    assert "http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS" in section(
+        cfg, "frontend public"
+    )
 
 
 def test_websocket_tunnels_and_soft_stop_are_bounded(production_settings: PlatformSettings) -> None:

@@ -19,7 +19,9 @@ def production(**overrides: Any) -> PlatformSettings:
 
 def problems_of(config: dict[str, Any], stack: str = "production") -> list[str]:
     with pytest.raises(SettingsError) as caught:
-        load_settings({**PRODUCTION_MINIMUM, **config} if stack == "production" else config, stack, f"Pulumi.{stack}.yaml")
+        load_settings(
+            {**PRODUCTION_MINIMUM, **config} if stack == "production" else config, stack, f"Pulumi.{stack}.yaml"
+        )
     return [p.render() for p in caught.value.problems]
 
 
@@ -78,30 +80,74 @@ def test_structured_values_arrive_as_json_text() -> None:
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"api": {"minReplicas": 30}}, "teknofest-platform:api.minReplicas = 30: minReplicas (30) must not exceed maxReplicas (20)"),
-        ({"api": {"maxReplica": 3}}, "teknofest-platform:api.maxReplica = 3: unknown setting; allowed here: appModule,"),
-        ({"images": {"api": "ghcr.io/teknofest/api:latest"}}, "images.api = 'ghcr.io/teknofest/api:latest': must not use the tag 'latest'"),
-        ({"images": {"api": "ghcr.io/teknofest/api"}}, "images.api = 'ghcr.io/teknofest/api': must pin a tag or a digest"),
+        (
+            {"api": {"minReplicas": 30}},
+            "teknofest-platform:api.minReplicas = 30: minReplicas (30) must not exceed maxReplicas (20)",
+        ),
+        (
+            {"api": {"maxReplica": 3}},
+            "teknofest-platform:api.maxReplica = 3: unknown setting; allowed here: appModule,",
+        ),
+        (
+            {"images": {"api": "ghcr.io/teknofest/api:latest"}},
+            "images.api = 'ghcr.io/teknofest/api:latest': must not use the tag 'latest'",
+        ),
+        (
+            {"images": {"api": "ghcr.io/teknofest/api"}},
+            "images.api = 'ghcr.io/teknofest/api': must pin a tag or a digest",
+        ),
         ({"images": {"haproxy": "Not An Image"}}, "images.haproxy = 'Not An Image': must be an image reference"),
-        ({"api": {"autoscaling": {"cpuUtilization": 130}}}, "api.autoscaling.cpuUtilization = 130: Input should be less than or equal to 100"),
-        ({"api": {"autoscaling": {"engine": "cron"}}}, "api.autoscaling.engine = 'cron': Input should be 'keda' or 'hpa'"),
-        ({"api": {"autoscaling": {"scaleDown": {"percent": 150, "periodSeconds": 60, "stabilizationWindowSeconds": 300}}}},
-         "api.autoscaling.scaleDown"),
+        (
+            {"api": {"autoscaling": {"cpuUtilization": 130}}},
+            "api.autoscaling.cpuUtilization = 130: Input should be less than or equal to 100",
+        ),
+        (
+            {"api": {"autoscaling": {"engine": "cron"}}},
+            "api.autoscaling.engine = 'cron': Input should be 'keda' or 'hpa'",
+        ),
+        (
+            {
+                "api": {
+                    "autoscaling": {
+                        "scaleDown": {"percent": 150, "periodSeconds": 60, "stabilizationWindowSeconds": 300}
+                    }
+                }
+            },
+            "api.autoscaling.scaleDown",
+        ),
         ({"tls": {"enabled": False}}, "tls.enabled = false: must be true in production"),
         ({"backups": {}}, "backups.destinationPath = <missing>: production needs a backup destination"),
         ({"loadBalancer": {"replicas": 1}}, "loadBalancer.replicas = 1: must be at least 2 in production"),
-        ({"loadBalancer": {"serviceType": "Ingress"}}, "loadBalancer.serviceType = 'Ingress': Input should be 'LoadBalancer', 'NodePort' or 'ClusterIP'"),
+        (
+            {"loadBalancer": {"serviceType": "Ingress"}},
+            "loadBalancer.serviceType = 'Ingress': Input should be 'LoadBalancer', 'NodePort' or 'ClusterIP'",
+        ),
         ({"loadBalancer": {"loadBalancerSourceRanges": ["10.0.0.300/8"]}}, "loadBalancer.loadBalancerSourceRanges.0"),
         ({"api": {"env": {"DB_PASSWORD": "hunter2"}}}, "looks like a credential"),
-        ({"api": {"resources": {"requests": {"cpu": "4", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}}},
-         "requests.cpu 4 exceeds limits.cpu 2"),
-        ({"api": {"resources": {"requests": {"cpu": "lots", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}}},
-         "api.resources.requests.cpu = 'lots'"),
+        (
+            {
+                "api": {
+                    "resources": {"requests": {"cpu": "4", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+                }
+            },
+            "requests.cpu 4 exceeds limits.cpu 2",
+        ),
+        (
+            {
+                "api": {
+                    "resources": {"requests": {"cpu": "lots", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+                }
+            },
+            "api.resources.requests.cpu = 'lots'",
+        ),
         ({"rabbitmq": {"replicas": 4}}, "rabbitmq.replicas = 4: must be odd"),
         ({"redis": {"quorum": 4}}, "redis.quorum = 4: quorum (4) must not exceed sentinels (3)"),
         ({"namespace": "Teknofest_Prod"}, "namespace = 'Teknofest_Prod': must be a DNS-1123 label"),
         ({"target": "docker"}, "target = 'docker': this target is not built yet; allowed now: kubernetes"),
-        ({"backups": {"destinationPath": "s3://b/p", "schedule": "0 2 * * *"}}, "backups.schedule = '0 2 * * *': must be a six-field cron"),
+        (
+            {"backups": {"destinationPath": "s3://b/p", "schedule": "0 2 * * *"}},
+            "backups.schedule = '0 2 * * *': must be a six-field cron",
+        ),
         ({"kubernetes": {"version": "1.12"}}, "kubernetes.version = '1.12'"),
     ],
 )
@@ -128,14 +174,24 @@ def test_unknown_environment_from_the_stack_name_says_how_to_fix_it() -> None:
 
 def test_secret_values_are_never_echoed() -> None:
     with pytest.raises(SettingsError) as caught:
-        production(backups={"destinationPath": "s3://b/p", "credentials": {"accessKeyId": 12345678, "secretAccessKey": "s3cr3t-value"}})
+        production(
+            backups={
+                "destinationPath": "s3://b/p",
+                "credentials": {"accessKeyId": 12345678, "secretAccessKey": "s3cr3t-value"},
+            }
+        )
     message = str(caught.value)
     assert "backups.credentials.accessKeyId = <secret>" in message
     assert "12345678" not in message and "s3cr3t-value" not in message
 
 
 def test_credentials_are_secret_strings() -> None:
-    s = production(backups={"destinationPath": "s3://b/p", "credentials": {"accessKeyId": "AKIA", "secretAccessKey": "very-secret"}})
+    s = production(
+        backups={
+            "destinationPath": "s3://b/p",
+            "credentials": {"accessKeyId": "AKIA", "secretAccessKey": "very-secret"},
+        }
+    )
     assert s.backups.credentials is not None
     assert "very-secret" not in repr(s)
     assert s.backups.credentials.secret_access_key.get_secret_value() == "very-secret"

@@ -54,7 +54,7 @@ def test_builtin_kinds_are_checked_strictly() -> None:
 
 def test_custom_resources_are_checked_against_their_crd(crds_folder: Path) -> None:
     crds = CrdSchemas(crds_folder)
-    scaled_object = {
+    scaled_object: dict[str, Any] = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": {"name": "api", "namespace": "ns"},

@@ -31,8 +31,14 @@ def pod_spec(spec: WorkerPoolSpec) -> dict[str, Any]:
 def test_the_api_pool_has_every_object_it_needs(api_spec: WorkerPoolSpec) -> None:
     kinds = {kind: len(items) for kind, items in by_kind(api_spec).items()}
     assert kinds == {
-        "ServiceAccount": 1, "Deployment": 1, "Service": 2, "PodDisruptionBudget": 1, "ScaledObject": 1,
-        "VerticalPodAutoscaler": 1, "NetworkPolicy": 1, "ServiceMonitor": 1,
+        "ServiceAccount": 1,
+        "Deployment": 1,
+        "Service": 2,
+        "PodDisruptionBudget": 1,
+        "ScaledObject": 1,
+        "VerticalPodAutoscaler": 1,
+        "NetworkPolicy": 1,
+        "ServiceMonitor": 1,
     }
 
 
@@ -70,7 +76,9 @@ def test_keda_carries_the_guides_targets_and_behaviour(api_spec: WorkerPoolSpec)
     assert triggers["memory"]["metadata"] == {"value": "80"}
     prom = triggers["prometheus"]
     assert prom["metricType"] == "AverageValue" and prom["metadata"]["threshold"] == "100"
-    assert 'haproxy_backend_http_requests_total{namespace="teknofest-production",proxy="api"}' in prom["metadata"]["query"]
+    assert (
+        'haproxy_backend_http_requests_total{namespace="teknofest-production",proxy="api"}' in prom["metadata"]["query"]
+    )
     behavior = so["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 60
     assert behavior["scaleUp"]["policies"] == [{"type": "Percent", "value": 100, "periodSeconds": 30}]
@@ -108,15 +116,21 @@ def test_gpu_placement_only_when_enabled(api_spec: WorkerPoolSpec) -> None:
 def test_secrets_come_from_secret_refs_only(api_spec: WorkerPoolSpec) -> None:
     env = pod_spec(api_spec)["containers"][0]["env"]
     secret_key = next(e for e in env if e["name"] == "SECRET_KEY")
-    assert secret_key == {"name": "SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": "api-secrets", "key": "secret-key"}}}
+    assert secret_key == {
+        "name": "SECRET_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "api-secrets", "key": "secret-key"}},
+    }
     assert all("value" not in e for e in env if e["name"] == "SECRET_KEY")
 
 
 def test_only_the_load_balancer_and_prometheus_reach_the_api(api_spec: WorkerPoolSpec) -> None:
     policy = by_kind(api_spec)["NetworkPolicy"][0]["spec"]
     sources = policy["ingress"][0]["from"]
-    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "haproxy",
-                                            "app.kubernetes.io/part-of": "teknofest-platform"}}} in sources
+    assert {
+        "podSelector": {
+            "matchLabels": {"app.kubernetes.io/name": "haproxy", "app.kubernetes.io/part-of": "teknofest-platform"}
+        }
+    } in sources
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
     assert len(sources) == 2
 

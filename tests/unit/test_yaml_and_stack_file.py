@@ -10,7 +10,9 @@ from stacks.stack_file import ENCRYPTED_PLACEHOLDER, StackFileError, read_stack_
 from stacks.yaml_out import to_yaml
 
 
-@pytest.mark.parametrize("value", ["1e3", "on", "yes", "No", "0755", "true", "null", "1.0", "8080", "*", "a: b", "", "25%"])
+@pytest.mark.parametrize(
+    "value", ["1e3", "on", "yes", "No", "0755", "true", "null", "1.0", "8080", "*", "a: b", "", "25%"]
+)
 def test_strings_that_could_pass_for_another_type_are_quoted(value: str) -> None:
     text = to_yaml({"key": value})
     assert text.strip() != f"key: {value}"
@@ -50,7 +52,9 @@ def test_stack_file_encrypted_values_become_placeholders(tmp_path: Path) -> None
     assert "v1:abc:def" not in json.dumps(stack_file.config)
 
 
-@pytest.mark.parametrize(("content", "message"), [("config: [1, 2", "not valid YAML"), ("config: 3", "expected a mapping")])
+@pytest.mark.parametrize(
+    ("content", "message"), [("config: [1, 2", "not valid YAML"), ("config: 3", "expected a mapping")]
+)
 def test_broken_stack_files_say_what_is_wrong(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text(content)
