@@ -88,7 +88,8 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
 
 
 def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadBalancerSpec:
-    assert api.http_port is not None and api.probes is not None
+    if api.http_port is None or api.probes is None:
+        raise ValueError(f"pool {api.name!r} serves no HTTP: the load balancer needs a port and probes")
     return LoadBalancerSpec(
         settings=settings.load_balancer,
         namespace=settings.namespace,

@@ -332,7 +332,8 @@ def network_policy(spec: LoadBalancerSpec) -> dict[str, Any]:
 
 def certificate(spec: LoadBalancerSpec, issuer_kind: str, issuer_name: str) -> dict[str, Any]:
     """cert-manager keeps the TLS Secret filled and renewed."""
-    assert spec.tls_secret_name is not None
+    if spec.tls_secret_name is None:
+        raise ValueError("a Certificate needs TLS switched on (tls.enabled) and a Secret name")
     return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",

@@ -46,6 +46,13 @@ STATS_AUTH = ("admin", "stats-test-password")
 HOST = "api.egitim-eylemci.example.org"
 
 
+def local_session() -> requests.Session:
+    """A session that ignores the machine's proxy and CA-bundle variables: every call is loopback."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 @dataclass
 class Lab:
     http: int
@@ -60,9 +67,7 @@ class Lab:
         return f"https://127.0.0.1:{self.https}{path}"
 
     def session(self, cookies: bool = False) -> requests.Session:
-        session = requests.Session()
-        # The machine's REQUESTS_CA_BUNDLE would override `verify`, and proxies must never apply.
-        session.trust_env = False
+        session = local_session()
         session.verify = self.ca_file
         session.headers["Host"] = HOST
         if not cookies:
@@ -197,7 +202,7 @@ def test_round_robin_over_the_healthy_backends(lab: Lab) -> None:
 
 
 def test_http_is_redirected_and_https_carries_security_headers(lab: Lab) -> None:
-    plain = requests.get(f"http://127.0.0.1:{lab.http}/x", headers={"Host": HOST}, allow_redirects=False, timeout=5)
+    plain = local_session().get(f"http://127.0.0.1:{lab.http}/x", headers={"Host": HOST}, allow_redirects=False, timeout=5)
     assert plain.status_code == 301
     assert plain.headers["Location"] == f"https://{HOST}/x"
     with lab.session() as session:
@@ -248,11 +253,11 @@ def test_websocket_upgrade_passes(lab: Lab) -> None:
 
 def test_stats_page_asks_for_credentials_and_metrics_are_exported(lab: Lab) -> None:
     base = f"http://127.0.0.1:{lab.stats}"
-    assert requests.get(f"{base}/stats", timeout=5).status_code == 401
-    assert requests.get(f"{base}/stats", auth=("admin", "wrong"), timeout=5).status_code == 401
-    assert requests.get(f"{base}/stats", auth=STATS_AUTH, timeout=5).status_code == 200
-    assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
-    metrics = requests.get(f"{base}/metrics", timeout=5)
+    assert local_session().get(f"{base}/stats", timeout=5).status_code == 401
+    assert local_session().get(f"{base}/stats", auth=("admin", "wrong"), timeout=5).status_code == 401
+    assert local_session().get(f"{base}/stats", auth=STATS_AUTH, timeout=5).status_code == 200
+    assert local_session().get(f"{base}/healthz", timeout=5).status_code == 200
+    metrics = local_session().get(f"{base}/metrics", timeout=5)
     assert metrics.status_code == 200
     # The series the API's KEDA Prometheus trigger sums.
     assert 'haproxy_backend_http_requests_total{proxy="api"}' in metrics.text
