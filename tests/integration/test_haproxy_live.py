@@ -202,7 +202,9 @@ def test_round_robin_over_the_healthy_backends(lab: Lab) -> None:
 
 
 def test_http_is_redirected_and_https_carries_security_headers(lab: Lab) -> None:
-    plain = local_session().get(f"http://127.0.0.1:{lab.http}/x", headers={"Host": HOST}, allow_redirects=False, timeout=5)
+    plain = local_session().get(
+        f"http://127.0.0.1:{lab.http}/x", headers={"Host": HOST}, allow_redirects=False, timeout=5
+    )
     assert plain.status_code == 301
     assert plain.headers["Location"] == f"https://{HOST}/x"
     with lab.session() as session:
