@@ -209,6 +209,10 @@ def services(spec: WorkerPoolSpec) -> list[dict[str, Any]]:
     ]
 
 
+def _deployment_ref(spec: WorkerPoolSpec) -> dict[str, str]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name}
+
+
 def _behavior(autoscaling: Autoscaling) -> dict[str, Any]:
     def direction(policy: Any, select: str) -> dict[str, Any]:
         return {
@@ -246,7 +250,7 @@ def scaled_object(spec: WorkerPoolSpec) -> dict[str, Any]:
         "kind": "ScaledObject",
         "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "scaleTargetRef": _deployment_ref(spec),
             "minReplicaCount": spec.min_replicas,
             "maxReplicaCount": spec.max_replicas,
             "pollingInterval": 15,
@@ -280,7 +284,7 @@ def horizontal_pod_autoscaler(spec: WorkerPoolSpec) -> dict[str, Any]:
         "kind": "HorizontalPodAutoscaler",
         "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "scaleTargetRef": _deployment_ref(spec),
             "minReplicas": spec.min_replicas,
             "maxReplicas": spec.max_replicas,
             "metrics": metrics,
@@ -296,7 +300,7 @@ def vertical_pod_autoscaler(spec: WorkerPoolSpec) -> dict[str, Any]:
         "kind": "VerticalPodAutoscaler",
         "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "targetRef": _deployment_ref(spec),
             "updatePolicy": {"updateMode": "Off"},
             "resourcePolicy": {"containerPolicies": [{"containerName": "*", "controlledResources": ["cpu", "memory"]}]},
         },
