@@ -55,7 +55,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "walStorageSize": "1Gi",
             "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         },
-        "redis": {"replicas": 1, "minReplicasToWrite": 0, "storageSize": "1Gi", "maxmemory": "256Mi"},
+        "redis": {
+            "replicas": 1,
+            "minReplicasToWrite": 0,
+            "storageSize": "1Gi",
+            "maxmemory": "256Mi",
+            "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+        },
         "rabbitmq": {
             "replicas": 1,
             "storageSize": "2Gi",

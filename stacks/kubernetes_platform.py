@@ -13,11 +13,15 @@ from components.common.manifests import metadata
 from components.common.resources import create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
-from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec
+from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
+from components.redis.kubernetes import CLIENT_SECRET as REDIS_CLIENT_SECRET
+from components.redis.kubernetes import RedisCluster, RedisClusterArgs
+from components.redis.manifests import RedisSpec, redis_manifests
+from components.redis.redis_config import MASTER_NAME
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
-from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec
-from stacks.quantities import cpu_millicores, memory_bytes
+from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_manifests
+from stacks.capacity import requested_totals
 from stacks.settings import PlatformSettings
 
 API_NAME = "api"
@@ -60,7 +64,15 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
         "--access-logfile",
         "-",
     )
-    env = {"APP_ENV": settings.environment, "PORT": str(api.port), "DEBUG": "false", **api.env}
+    env = {
+        "APP_ENV": settings.environment,
+        "PORT": str(api.port),
+        "DEBUG": "false",
+        # For clients that speak Sentinel; REDIS_URL (a Secret) reaches the master through redis-master.
+        "REDIS_SENTINELS": f"redis-sentinel.{settings.namespace}.svc:26379",
+        "REDIS_MASTER_NAME": MASTER_NAME,
+        **api.env,
+    }
     return WorkerPoolSpec(
         name=API_NAME,
         namespace=settings.namespace,
@@ -79,7 +91,12 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
         probes=api.probes,
         metrics_path=api.metrics_path,
         env=tuple(sorted(env.items())),
-        secret_env=(SecretEnv("SECRET_KEY", API_SECRET, "secret-key"),),
+        secret_env=(
+            SecretEnv("SECRET_KEY", API_SECRET, "secret-key"),
+            SecretEnv("REDIS_URL", REDIS_CLIENT_SECRET, "url"),
+            SecretEnv("REDIS_PASSWORD", REDIS_CLIENT_SECRET, "password"),
+            SecretEnv("REDIS_SENTINEL_PASSWORD", REDIS_CLIENT_SECRET, "sentinel-password"),
+        ),
         ingress_from=({"podSelector": {"matchLabels": lbl.selector_labels(LB_NAME)}},),
         monitoring_namespace=settings.monitoring.namespace if settings.monitoring.enabled else None,
         request_rate_query=request_rate_query(settings),
@@ -108,19 +125,24 @@ def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadB
     )
 
 
-def requested_totals(settings: PlatformSettings) -> dict[str, dict[str, float]]:
-    """CPU cores, memory GiB and GPUs requested by this slice, at the autoscalers' bounds."""
-    api, lb = settings.api, settings.load_balancer
+def workload_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
+    """Every pure manifest of the stack's workloads (the builders the components call)."""
+    api = api_pool_spec(settings)
+    return [
+        *pool_manifests(api),
+        *load_balancer_manifests(load_balancer_spec(settings, api)),
+        *redis_manifests(RedisSpec(settings, clients=((API_NAME, api.selector),))),
+    ]
 
-    def totals(api_replicas: int) -> dict[str, float]:
-        cpu = cpu_millicores(api.resources.requests.cpu) * api_replicas
-        cpu += cpu_millicores(lb.resources.requests.cpu) * lb.replicas
-        memory = memory_bytes(api.resources.requests.memory) * api_replicas
-        memory += memory_bytes(lb.resources.requests.memory) * lb.replicas
-        gpus = api.gpu.count * api_replicas if api.gpu.enabled else 0
-        return {"cpuCores": round(cpu / 1000, 3), "memoryGiB": round(memory / 2**30, 3), "gpus": gpus}
 
-    return {"atMinimum": totals(api.min_replicas), "atMaximum": totals(api.max_replicas)}
+def requested(settings: PlatformSettings) -> dict[str, dict[str, float]]:
+    """CPU cores, memory GiB and GPUs requested, with the autoscaled pools at their bounds."""
+    manifests = workload_manifests(settings)
+    gpu = settings.api.gpu.resource_name
+    return {
+        "atMinimum": requested_totals(manifests, {API_NAME: settings.api.min_replicas}, gpu),
+        "atMaximum": requested_totals(manifests, {API_NAME: settings.api.max_replicas}, gpu),
+    }
 
 
 def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
@@ -146,10 +168,15 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         },
         in_namespace,
     )
+    redis = RedisCluster(
+        "redis",
+        RedisClusterArgs(RedisSpec(settings, clients=((API_NAME, api_spec.selector),))),
+        in_namespace,
+    )
     api = WorkerPool(
         API_NAME,
         WorkerPoolArgs(api_spec),
-        pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, api_secret]),
+        pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, api_secret, redis]),
     )
     issuer = settings.tls.cert_manager_issuer
     lb = LoadBalancer(
@@ -172,6 +199,13 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "haproxyStatsPortForward": f"kubectl -n {ns} port-forward svc/{STATS_SERVICE} 8404:8404",
             "haproxyMetrics": f"http://{STATS_SERVICE}.{ns}.svc:8404/metrics",
             "apiService": f"http://{api.service_name}.{ns}.svc:{settings.api.port}",
+            "redisMaster": f"redis://{redis.master_endpoint}",
+            "redisSentinel": redis.sentinel_endpoint,
+        },
+        "redis": {
+            "masterName": redis.master_name,
+            "url": redis.url,
+            "clientSecret": f"{ns}/{redis.client_secret_name}",
         },
         "haproxyStatsCredentials": {"username": "admin", "password": lb.stats_password},
         "pools": {
@@ -181,7 +215,13 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
                 "autoscaler": settings.api.autoscaling.engine,
             },
             "loadBalancer": {"replicas": settings.load_balancer.replicas},
+            "redis": {"instances": 1 + settings.redis.replicas, "sentinels": settings.redis.sentinels},
         },
-        "requested": requested_totals(settings),
-        "images": {"api": settings.images.api, "haproxy": settings.images.haproxy},
+        "requested": requested(settings),
+        "images": {
+            "api": settings.images.api,
+            "haproxy": settings.images.haproxy,
+            "redis": settings.images.redis,
+            "redisExporter": settings.images.redis_exporter,
+        },
     }

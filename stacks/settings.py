@@ -119,6 +119,7 @@ class Images(Model):
     haproxy: ImageRef = "docker.io/library/haproxy:2.6.22"
     postgres: ImageRef = "ghcr.io/cloudnative-pg/postgresql:16.10"
     redis: ImageRef = "docker.io/library/redis:7.0.15"
+    redis_exporter: ImageRef = "docker.io/oliver006/redis_exporter:v1.62.0"
     rabbitmq: ImageRef = "docker.io/library/rabbitmq:3.13.7-management"
 
 
@@ -368,6 +369,12 @@ class Redis(Model):
         "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-ttl"
     ] = "allkeys-lru"
     storage_size: MemoryQuantity = "10Gi"
+    storage_class: str | None = None
+    # Guaranteed QoS: the data set lives in memory, it must not be the first thing evicted.
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="500m", memory="1536Mi"),
+        limits=ResourceAmounts(cpu="500m", memory="1536Mi"),
+    )
 
     @model_validator(mode="after")
     def _quorum(self) -> Redis:
@@ -377,6 +384,11 @@ class Redis(Model):
             raise ValueError(
                 f"minReplicasToWrite ({self.min_replicas_to_write}) must not exceed replicas ({self.replicas}),"
                 " or the master refuses every write"
+            )
+        if memory_bytes(self.maxmemory) >= memory_bytes(self.resources.limits.memory):
+            raise ValueError(
+                f"maxmemory ({self.maxmemory}) must stay below resources.limits.memory "
+                f"({self.resources.limits.memory}): replication buffers and forks need headroom"
             )
         return self
 

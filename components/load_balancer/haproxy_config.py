@@ -234,3 +234,75 @@ for host in $peers; do
 done
 exec haproxy -W -db -f "$cfg" "$@"
 """
+
+
+REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
+
+
+@dataclass(frozen=True)
+class RedisMasterInputs:
+    """An HAProxy TCP endpoint that always reaches the current Redis master."""
+
+    servers: tuple[tuple[str, str, int], ...]  # (name, host, port) of every Redis pod
+    check_interval_seconds: int = 1
+    bind_address: str = ""
+    port: int = 6379
+    stats_port: int = 8404
+    # "resolv.conf" reads the pod's nameservers; otherwise explicit "ip:port" nameservers.
+    nameservers: tuple[str, ...] = ()
+    max_connections: int = 10000
+    client_timeout_seconds: int = 3600
+
+
+def render_redis_master_cfg(cfg: RedisMasterInputs) -> str:
+    lines = [
+        "# Rendered by teknofest-platform (components/load_balancer/haproxy_config.py); do not edit by hand.",
+        "global",
+        "    log stdout format raw local0 info",
+        f"    maxconn {cfg.max_connections}",
+        "",
+        "defaults",
+        "    mode tcp",
+        "    log global",
+        "    option tcplog",
+        "    timeout connect 3s",
+        # Redis clients keep connections open (pub/sub, blocking pops).
+        f"    timeout client {cfg.client_timeout_seconds}s",
+        f"    timeout server {cfg.client_timeout_seconds}s",
+        "",
+        f"resolvers {RESOLVERS_SECTION}",
+        *([f"    nameserver ns{i} {ns}" for i, ns in enumerate(cfg.nameservers, 1)] or ["    parse-resolv-conf"]),
+        "    hold valid 5s",
+        "    hold obsolete 5s",
+        "",
+        "frontend redis_master",
+        f"    bind {_bind(cfg.bind_address, cfg.port)}",
+        "    default_backend redis_master",
+        "",
+        "frontend stats",
+        f"    bind {_bind(cfg.bind_address, cfg.stats_port)}",
+        "    mode http",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "    monitor-uri /healthz",
+        "",
+        "backend redis_master",
+        # Only the server that says role:master passes; after a failover the old master fails the
+        # check and its client connections are cut, so clients reconnect to the new one.
+        # One master at a time even while two briefly claim the role.
+        "    balance first",
+        "    option tcp-check",
+        "    tcp-check connect",
+        f'    tcp-check send "AUTH ${{{REDIS_PASSWORD_ENV}}}\\r\\n"',
+        "    tcp-check expect string +OK",
+        '    tcp-check send "PING\\r\\n"',
+        "    tcp-check expect string +PONG",
+        '    tcp-check send "INFO replication\\r\\n"',
+        "    tcp-check expect string role:master",
+        '    tcp-check send "QUIT\\r\\n"',
+        "    tcp-check expect string +OK",
+        f"    default-server check inter {cfg.check_interval_seconds}s fall 1 rise 2 on-marked-down shutdown-sessions"
+        f" resolvers {RESOLVERS_SECTION} resolve-prefer ipv4 init-addr last,libc,none",
+        *[f"    server {name} {host}:{port}" for name, host, port in cfg.servers],
+        "",
+    ]
+    return "\n".join(lines)

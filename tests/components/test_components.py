@@ -6,6 +6,8 @@ from typing import Any
 
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
+from components.redis.kubernetes import RedisCluster, RedisClusterArgs
+from components.redis.manifests import RedisSpec
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
 from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
 from stacks.mock_engine import SECRET_SIG, SIG_KEY, RegisteredResource, StackRender, run_under_mocks, unwrap
@@ -105,3 +107,30 @@ def test_namespace_enforces_restricted_pods_and_denies_traffic_by_default() -> N
     ]
     off = run_under_mocks(lambda: PlatformNamespace("ns", PlatformNamespaceArgs("t", "dev", network_policies=False)))
     assert not any(r.type.endswith(":NetworkPolicy") for r in off.resources)
+
+
+def test_redis_cluster_generates_passwords_and_a_client_secret(production_settings: PlatformSettings) -> None:
+    api = api_pool_spec(production_settings)
+    spec = RedisSpec(production_settings, clients=(("api", api.selector),))
+    render = run_under_mocks(lambda: RedisCluster("redis", RedisClusterArgs(spec)))
+    children = children_of(render, "teknofest:platform:RedisCluster")
+    counts: dict[str, int] = {}
+    for kind in kinds(children):
+        counts[kind] = counts.get(kind, 0) + 1
+    assert counts == {
+        "ConfigMap": 2,
+        "Deployment": 1,
+        "NetworkPolicy": 4,
+        "PodDisruptionBudget": 3,
+        "RandomPassword": 2,
+        "Secret": 2,
+        "Service": 5,
+        "ServiceAccount": 1,
+        "ServiceMonitor": 1,
+        "StatefulSet": 2,
+    }
+    secrets = {unwrap(r.inputs)["metadata"]["name"]: r for r in children if r.type.endswith(":Secret")}
+    assert set(secrets) == {"redis-auth", "redis-client"}
+    for secret in secrets.values():
+        assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
+    assert set(unwrap(secrets["redis-client"].inputs)["stringData"]) == {"url", "password", "sentinel-password"}

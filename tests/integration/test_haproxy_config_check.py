@@ -17,11 +17,17 @@ import pytest
 import trustme
 
 from components.load_balancer.manifests import config_files, haproxy_inputs
+from components.redis.manifests import RedisSpec, master_proxy_config
 from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 
-SECRET_ENV = {"HAPROXY_STATS_USER": "admin", "HAPROXY_STATS_PASSWORD": "test-only", "HAPROXY_COOKIE_KEY": "test-only"}
+SECRET_ENV = {
+    "HAPROXY_STATS_USER": "admin",
+    "HAPROXY_STATS_PASSWORD": "test-only",
+    "HAPROXY_COOKIE_KEY": "test-only",
+    "REDIS_PASSWORD": "test-only",
+}
 
 
 def pod_like_check(
@@ -69,6 +75,18 @@ def test_rendered_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration file is valid" in result.stdout + result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_redis_master_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Path, stack: str) -> None:
+    settings = stack_settings(stack)
+    spec = RedisSpec(settings, clients=())
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(master_proxy_config(spec))
+    pods = [spec.fqdn(f"redis-{i}", "redis-headless") for i in range(spec.instances)]
+    result = pod_like_check(haproxy_binary, tmp_path, config, pods, [haproxy_binary, "-c", "-dW", "-f", str(config)])
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.integration

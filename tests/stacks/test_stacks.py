@@ -59,6 +59,20 @@ def test_production_holds_the_whole_slice(rendered: dict[str, SynthResult]) -> N
         f"secret-{ns}-api-secrets.yaml",
         f"secret-{ns}-haproxy-credentials.yaml",
         f"certificate-{ns}-api-tls.yaml",
+        f"statefulset-{ns}-redis.yaml",
+        f"statefulset-{ns}-redis-sentinel.yaml",
+        f"deployment-{ns}-redis-master.yaml",
+        f"service-{ns}-redis-master.yaml",
+        f"service-{ns}-redis-sentinel.yaml",
+        f"service-{ns}-redis-headless.yaml",
+        f"configmap-{ns}-redis-config.yaml",
+        f"configmap-{ns}-redis-master-config.yaml",
+        f"secret-{ns}-redis-auth.yaml",
+        f"secret-{ns}-redis-client.yaml",
+        f"servicemonitor-{ns}-redis.yaml",
+        f"networkpolicy-{ns}-api-to-redis.yaml",
+        f"poddisruptionbudget-{ns}-redis.yaml",
+        f"poddisruptionbudget-{ns}-redis-sentinel.yaml",
     }
     assert expected <= names
 
@@ -95,9 +109,22 @@ def test_outputs_for_dashboards(rendered: dict[str, SynthResult]) -> None:
         "kubectl -n teknofest-production port-forward svc/haproxy-stats 8404:8404"
     )
     assert outputs["pools"]["api"] == {"minReplicas": 2, "maxReplicas": 20, "autoscaler": "keda"}
-    # 2-20 API pods at 500m/1Gi plus 3 load balancers at 250m/256Mi.
-    assert outputs["requested"]["atMinimum"] == {"cpuCores": 1.75, "memoryGiB": 2.75, "gpus": 0}
-    assert outputs["requested"]["atMaximum"] == {"cpuCores": 10.75, "memoryGiB": 20.75, "gpus": 0}
+    # API 2-20 x (500m, 1Gi); HAProxy 3 x (250m, 256Mi); Redis 3 x (500m + 50m exporter,
+    # 1536Mi + 64Mi); Sentinels 3 x (50m, 64Mi); redis-master proxies 2 x (50m, 64Mi).
+    fixed_cpu, fixed_gib = 0.75 + 1.65 + 0.15 + 0.1, 0.75 + 4.6875 + 0.1875 + 0.125
+    assert outputs["requested"]["atMinimum"] == {
+        "cpuCores": round(1 + fixed_cpu, 3),
+        "memoryGiB": round(2 + fixed_gib, 3),
+        "gpus": 0,
+    }
+    assert outputs["requested"]["atMaximum"] == {
+        "cpuCores": round(10 + fixed_cpu, 3),
+        "memoryGiB": round(20 + fixed_gib, 3),
+        "gpus": 0,
+    }
+    assert outputs["endpoints"]["redisMaster"] == "redis://redis-master.teknofest-production.svc:6379"
+    assert outputs["endpoints"]["redisSentinel"] == "redis-sentinel.teknofest-production.svc:26379"
+    assert outputs["redis"]["url"] == "[secret]" and outputs["redis"]["masterName"] == "teknofest"
     assert outputs["images"]["haproxy"] == "docker.io/library/haproxy:2.6.22"
 
 
@@ -115,6 +142,7 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
         "teknofest:platform:Namespace::namespace",
         "teknofest:platform:WorkerPool::api",
         "teknofest:platform:LoadBalancer::load-balancer",
+        "teknofest:platform:RedisCluster::redis",
         None,  # the API Secret, registered by the composition itself
     }
 

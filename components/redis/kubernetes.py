@@ -1,0 +1,80 @@
+"""RedisCluster: Redis master + replicas with three Sentinels, and the "redis-master" endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+from components.common.manifests import metadata
+from components.common.resources import create
+from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, redis_manifests
+from components.redis.redis_config import MASTER_NAME
+
+CLIENT_SECRET = "redis-client"
+
+
+@dataclass(frozen=True)
+class RedisClusterArgs:
+    spec: RedisSpec
+
+
+class RedisCluster(pulumi.ComponentResource):
+    master_endpoint: str
+    sentinel_endpoint: str
+    master_name: str
+    client_secret_name: str
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RedisClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("teknofest:platform:RedisCluster", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        sentinel_password = random.RandomPassword(f"{name}-sentinel-password", length=40, special=False, opts=child)
+        labels = spec.labels("redis", "cache", spec.settings.images.redis)
+        ns = spec.namespace
+        self.master_endpoint = f"{MASTER_PROXY}.{ns}.svc:6379"
+        self.sentinel_endpoint = f"{SENTINEL}.{ns}.svc:26379"
+        self.master_name = MASTER_NAME
+        self.client_secret_name = CLIENT_SECRET
+        self.url = pulumi.Output.secret(password.result.apply(lambda pw: f"redis://:{pw}@{self.master_endpoint}/0"))
+        auth = create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": metadata(AUTH_SECRET, ns, labels),
+                "type": "Opaque",
+                "stringData": {
+                    "redis-password": pulumi.Output.secret(password.result),
+                    "sentinel-password": pulumi.Output.secret(sentinel_password.result),
+                },
+            },
+            child,
+        )
+        # What application pools read: URLs and the Sentinel coordinates, never plain config.
+        client = create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": metadata(CLIENT_SECRET, ns, labels),
+                "type": "Opaque",
+                "stringData": {
+                    "url": self.url,
+                    "password": pulumi.Output.secret(password.result),
+                    "sentinel-password": pulumi.Output.secret(sentinel_password.result),
+                },
+            },
+            child,
+        )
+        after_secrets = pulumi.ResourceOptions(parent=self, depends_on=[auth, client])
+        for manifest in redis_manifests(spec):
+            create(manifest, after_secrets)
+        self.register_outputs(
+            {
+                "masterEndpoint": self.master_endpoint,
+                "sentinelEndpoint": self.sentinel_endpoint,
+                "masterName": MASTER_NAME,
+            }
+        )

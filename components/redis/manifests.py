@@ -1,0 +1,487 @@
+"""Pure builders of the Redis + Sentinel manifests and the "redis-master" endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import (
+    metadata,
+    pod_disruption_budget,
+    service_account,
+    service_monitor,
+    spread_constraints,
+)
+from components.common.pod_security import container_security_context, pod_security_context
+from components.load_balancer.haproxy_config import (
+    REDIS_PASSWORD_ENV,
+    RedisMasterInputs,
+    render_redis_master_cfg,
+)
+from components.redis.redis_config import (
+    RedisInputs,
+    render_redis_conf,
+    render_redis_start,
+    render_sentinel_conf,
+    render_sentinel_start,
+)
+from stacks.quantities import memory_bytes
+from stacks.settings import PlatformSettings, Resources
+
+REDIS = "redis"
+SENTINEL = "redis-sentinel"
+MASTER_PROXY = "redis-master"
+REDIS_HEADLESS = "redis-headless"
+SENTINEL_HEADLESS = "redis-sentinel-headless"
+CONFIG_MAP = "redis-config"
+PROXY_CONFIG_MAP = "redis-master-config"
+AUTH_SECRET = "redis-auth"
+CONFIG_DIR = "/etc/redis"
+RUNTIME_DIR = "/run/redis"
+# The official image runs Redis as the "redis" user, uid and gid 999.
+REDIS_USER = 999
+HAPROXY_USER = 99
+EXPORTER_PORT = 9121
+
+
+def redis_inputs(settings: PlatformSettings) -> RedisInputs:
+    r = settings.redis
+    return RedisInputs(
+        maxmemory_bytes=memory_bytes(r.maxmemory),
+        maxmemory_policy=r.maxmemory_policy,
+        min_replicas_to_write=r.min_replicas_to_write,
+        min_replicas_max_lag_seconds=r.min_replicas_max_lag_seconds,
+        quorum=r.quorum,
+        down_after_milliseconds=r.down_after_milliseconds,
+        failover_timeout_milliseconds=r.failover_timeout_milliseconds,
+        parallel_syncs=r.parallel_syncs,
+        runtime_dir=RUNTIME_DIR,
+    )
+
+
+@dataclass(frozen=True)
+class RedisSpec:
+    settings: PlatformSettings
+    # Pools that may use Redis (the API, later the Celery pools): name -> pod selector.
+    clients: tuple[tuple[str, dict[str, str]], ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    @property
+    def instances(self) -> int:
+        return 1 + self.settings.redis.replicas
+
+    def fqdn(self, pod: str, service: str) -> str:
+        return f"{pod}.{service}.{self.namespace}.svc.{self.settings.kubernetes.cluster_domain}"
+
+    def labels(self, name: str, component: str, image: str) -> dict[str, str]:
+        return lbl.standard_labels(name, component, self.settings.environment, image)
+
+    @property
+    def sentinel_addresses(self) -> str:
+        port = redis_inputs(self.settings).sentinel_port
+        return " ".join(
+            f"{self.fqdn(f'{SENTINEL}-{i}', SENTINEL_HEADLESS)}:{port}" for i in range(self.settings.redis.sentinels)
+        )
+
+    @property
+    def bootstrap_master(self) -> str:
+        return f"{self.fqdn(f'{REDIS}-0', REDIS_HEADLESS)}:{redis_inputs(self.settings).port}"
+
+
+def config_files(spec: RedisSpec) -> dict[str, str]:
+    inputs = redis_inputs(spec.settings)
+    return {
+        "redis.conf": render_redis_conf(inputs),
+        "sentinel.conf": render_sentinel_conf(inputs),
+        "redis-start.sh": render_redis_start(inputs),
+        "sentinel-start.sh": render_sentinel_start(inputs),
+    }
+
+
+def master_proxy_config(spec: RedisSpec) -> str:
+    port = redis_inputs(spec.settings).port
+    servers = tuple((f"{REDIS}-{i}", spec.fqdn(f"{REDIS}-{i}", REDIS_HEADLESS), port) for i in range(spec.instances))
+    return render_redis_master_cfg(RedisMasterInputs(servers=servers))
+
+
+def redis_manifests(spec: RedisSpec) -> list[dict[str, Any]]:
+    s = spec.settings
+    files = config_files(spec)
+    redis_labels = spec.labels(REDIS, "cache", s.images.redis)
+    sentinel_labels = spec.labels(SENTINEL, "cache-sentinel", s.images.redis)
+    proxy_labels = spec.labels(MASTER_PROXY, "cache-endpoint", s.images.haproxy)
+    monitoring = s.monitoring.namespace if s.monitoring.enabled else None
+    objects: list[dict[str, Any]] = [
+        service_account(REDIS, spec.namespace, redis_labels),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(CONFIG_MAP, spec.namespace, redis_labels, {lbl.RENDERED_CONFIG_ANNOTATION: "redis"}),
+            "data": files,
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(
+                PROXY_CONFIG_MAP, spec.namespace, proxy_labels, {lbl.RENDERED_CONFIG_ANNOTATION: "redis_master"}
+            ),
+            "data": {"haproxy.cfg": master_proxy_config(spec)},
+        },
+        _headless(REDIS_HEADLESS, spec.namespace, redis_labels, lbl.selector_labels(REDIS), "redis", 6379),
+        _headless(SENTINEL_HEADLESS, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
+        _service(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
+        _service(MASTER_PROXY, spec.namespace, proxy_labels, lbl.selector_labels(MASTER_PROXY), "redis", 6379),
+        _service(
+            f"{REDIS}-metrics", spec.namespace, redis_labels, lbl.selector_labels(REDIS), "metrics", EXPORTER_PORT
+        ),
+        _redis_stateful_set(spec, files, redis_labels),
+        _sentinel_stateful_set(spec, files, sentinel_labels),
+        _master_proxy_deployment(spec, proxy_labels),
+        pod_disruption_budget(REDIS, spec.namespace, redis_labels, lbl.selector_labels(REDIS)),
+        pod_disruption_budget(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL)),
+        pod_disruption_budget(MASTER_PROXY, spec.namespace, proxy_labels, lbl.selector_labels(MASTER_PROXY)),
+        *_network_policies(spec, redis_labels, monitoring),
+        *[client_egress_policy(spec, f"{client}-to-redis", selector) for client, selector in spec.clients],
+    ]
+    if monitoring:
+        objects.append(
+            service_monitor(REDIS, spec.namespace, redis_labels, lbl.selector_labels(REDIS), "metrics", "/metrics")
+        )
+    return objects
+
+
+def _port(name: str, port: int) -> dict[str, Any]:
+    return {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+
+
+def _headless(
+    name: str, ns: str, labels: dict[str, str], selector: dict[str, str], port: str, number: int
+) -> dict[str, Any]:
+    # Stable per-pod names, published before readiness: the start-up scripts resolve them first.
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, ns, labels),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": selector,
+            "ports": [_port(port, number)],
+        },
+    }
+
+
+def _service(
+    name: str, ns: str, labels: dict[str, str], selector: dict[str, str], port: str, number: int
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, ns, labels),
+        "spec": {"type": "ClusterIP", "selector": selector, "ports": [_port(port, number)]},
+    }
+
+
+def _checksum(*texts: str) -> str:
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()
+
+
+def _resources(resources: Resources) -> dict[str, Any]:
+    return {
+        "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    }
+
+
+def _secret_env(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": key}}}
+
+
+def _script_env(spec: RedisSpec, headless: str) -> list[dict[str, Any]]:
+    domain = f"{headless}.{spec.namespace}.svc.{spec.settings.kubernetes.cluster_domain}"
+    return [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "ANNOUNCE_HOST", "value": f"$(POD_NAME).{domain}"},
+        {"name": "SENTINEL_ADDRESSES", "value": spec.sentinel_addresses},
+        {"name": "BOOTSTRAP_MASTER", "value": spec.bootstrap_master},
+        {"name": "CONFIG_DIR", "value": CONFIG_DIR},
+        {"name": "RUNTIME_DIR", "value": RUNTIME_DIR},
+        _secret_env("REDIS_PASSWORD", "redis-password"),
+        _secret_env("SENTINEL_PASSWORD", "sentinel-password"),
+    ]
+
+
+def _exec_probe(command: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "exec": {"command": ["sh", "-c", command]},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def _pod_spec(
+    spec: RedisSpec, name: str, containers: list[dict[str, Any]], volumes: list[dict[str, Any]], user: int
+) -> dict[str, Any]:
+    selector = lbl.selector_labels(name)
+    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": selector}}
+    production = spec.settings.environment == "production"
+    affinity = (
+        {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        if production
+        else {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]
+            }
+        }
+    )
+    return {
+        "serviceAccountName": REDIS,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(user, user),
+        "terminationGracePeriodSeconds": 30,
+        "containers": containers,
+        "volumes": volumes,
+        "affinity": affinity,
+        "topologySpreadConstraints": spread_constraints(selector),
+    }
+
+
+def _config_volumes() -> list[dict[str, Any]]:
+    return [
+        {"name": "config", "configMap": {"name": CONFIG_MAP, "defaultMode": 0o444}},
+        {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+    ]
+
+
+def _config_mounts() -> list[dict[str, Any]]:
+    return [
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "runtime", "mountPath": RUNTIME_DIR},
+    ]
+
+
+def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+    s = spec.settings
+    ping = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping | grep -q PONG'
+    redis_container = {
+        "name": REDIS,
+        "image": s.images.redis,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", f"{CONFIG_DIR}/redis-start.sh"],
+        "env": _script_env(spec, REDIS_HEADLESS),
+        "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
+        "resources": _resources(s.redis.resources),
+        "securityContext": container_security_context(),
+        "volumeMounts": [*_config_mounts(), {"name": "data", "mountPath": "/data"}],
+        "startupProbe": _exec_probe(ping, 5, 60),
+        "livenessProbe": _exec_probe(ping, 10, 3),
+        "readinessProbe": _exec_probe(ping, 5, 2),
+    }
+    exporter = {
+        "name": "exporter",
+        "image": s.images.redis_exporter,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [
+            {"name": "REDIS_ADDR", "value": "redis://127.0.0.1:6379"},
+            _secret_env("REDIS_PASSWORD", "redis-password"),
+        ],
+        "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+        "securityContext": container_security_context(),
+    }
+    storage: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": s.redis.storage_size}},
+    }
+    if s.redis.storage_class:
+        storage["storageClassName"] = s.redis.storage_class
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(REDIS, spec.namespace, labels),
+        "spec": {
+            "replicas": spec.instances,
+            "serviceName": REDIS_HEADLESS,
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "selector": {"matchLabels": lbl.selector_labels(REDIS)},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"checksum/config": _checksum(*files.values())}},
+                "spec": _pod_spec(spec, REDIS, [redis_container, exporter], _config_volumes(), REDIS_USER),
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": labels}, "spec": storage}],
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        },
+    }
+
+
+def _sentinel_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+    s = spec.settings
+    ping = 'REDISCLI_AUTH="$SENTINEL_PASSWORD" redis-cli -p 26379 ping | grep -q PONG'
+    container = {
+        "name": "sentinel",
+        "image": s.images.redis,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", f"{CONFIG_DIR}/sentinel-start.sh"],
+        "env": _script_env(spec, SENTINEL_HEADLESS),
+        "ports": [{"name": "sentinel", "containerPort": 26379, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+        "securityContext": container_security_context(),
+        "volumeMounts": _config_mounts(),
+        "livenessProbe": _exec_probe(ping, 10, 3),
+        "readinessProbe": _exec_probe(ping, 5, 2),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(SENTINEL, spec.namespace, labels),
+        "spec": {
+            "replicas": s.redis.sentinels,
+            "serviceName": SENTINEL_HEADLESS,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": lbl.selector_labels(SENTINEL)},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"checksum/config": _checksum(*files.values())}},
+                "spec": _pod_spec(spec, SENTINEL, [container], _config_volumes(), REDIS_USER),
+            },
+        },
+    }
+
+
+def _master_proxy_deployment(spec: RedisSpec, labels: dict[str, str]) -> dict[str, Any]:
+    s = spec.settings
+    health = {"httpGet": {"path": "/healthz", "port": "stats"}, "periodSeconds": 5, "timeoutSeconds": 2}
+    container = {
+        "name": "haproxy",
+        "image": s.images.haproxy,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+        "env": [_secret_env(REDIS_PASSWORD_ENV, "redis-password")],
+        "ports": [
+            {"name": "redis", "containerPort": 6379, "protocol": "TCP"},
+            {"name": "stats", "containerPort": 8404, "protocol": "TCP"},
+        ],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "securityContext": container_security_context(),
+        "volumeMounts": [{"name": "config", "mountPath": "/usr/local/etc/haproxy", "readOnly": True}],
+        "readinessProbe": health,
+        "livenessProbe": health,
+    }
+    pod = _pod_spec(
+        spec,
+        MASTER_PROXY,
+        [container],
+        [{"name": "config", "configMap": {"name": PROXY_CONFIG_MAP, "defaultMode": 0o444}}],
+        HAPROXY_USER,
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(MASTER_PROXY, spec.namespace, labels),
+        "spec": {
+            "replicas": 2 if s.environment != "dev" else 1,
+            "selector": {"matchLabels": lbl.selector_labels(MASTER_PROXY)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {"checksum/config": _checksum(master_proxy_config(spec))},
+                },
+                "spec": pod,
+            },
+        },
+    }
+
+
+def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str | None) -> list[dict[str, Any]]:
+    def pods(name: str) -> dict[str, Any]:
+        return {"podSelector": {"matchLabels": lbl.selector_labels(name)}}
+
+    clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
+    redis_ingress: list[dict[str, Any]] = [
+        {"from": [pods(REDIS), pods(SENTINEL), pods(MASTER_PROXY)], "ports": [tcp(6379)]},
+    ]
+    if monitoring:
+        redis_ingress.append(
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
+                "ports": [tcp(EXPORTER_PORT)],
+            }
+        )
+
+    def policy(name: str, selector: str, ingress: list[dict[str, Any]], egress: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": metadata(name, spec.namespace, labels),
+            "spec": {
+                "podSelector": pods(selector)["podSelector"],
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": ingress,
+                "egress": egress,
+            },
+        }
+
+    return [
+        policy(
+            REDIS,
+            REDIS,
+            redis_ingress,
+            [{"to": [pods(REDIS)], "ports": [tcp(6379)]}, {"to": [pods(SENTINEL)], "ports": [tcp(26379)]}],
+        ),
+        policy(
+            SENTINEL,
+            SENTINEL,
+            [{"from": [pods(SENTINEL), pods(REDIS), *clients], "ports": [tcp(26379)]}],
+            [{"to": [pods(REDIS)], "ports": [tcp(6379)]}, {"to": [pods(SENTINEL)], "ports": [tcp(26379)]}],
+        ),
+        policy(
+            MASTER_PROXY,
+            MASTER_PROXY,
+            [{"from": clients, "ports": [tcp(6379)]}]
+            + (
+                [
+                    {
+                        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
+                        "ports": [tcp(8404)],
+                    }
+                ]
+                if monitoring
+                else []
+            ),
+            [{"to": [pods(REDIS)], "ports": [tcp(6379)]}],
+        ),
+    ]
+
+
+def tcp(port: int) -> dict[str, Any]:
+    return {"port": port, "protocol": "TCP"}
+
+
+def client_egress_policy(spec: RedisSpec, name: str, selector: dict[str, str]) -> dict[str, Any]:
+    """What a client pool needs to reach Redis: the master endpoint and the Sentinels."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(name, spec.namespace, lbl.standard_labels(REDIS, "cache", spec.settings.environment)),
+        "spec": {
+            "podSelector": {"matchLabels": selector},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": lbl.selector_labels(MASTER_PROXY)}}],
+                    "ports": [{"port": 6379, "protocol": "TCP"}],
+                },
+                {
+                    "to": [{"podSelector": {"matchLabels": lbl.selector_labels(SENTINEL)}}],
+                    "ports": [{"port": 26379, "protocol": "TCP"}],
+                },
+            ],
+        },
+    }
