@@ -15,6 +15,9 @@ from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, Lo
 from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
+from components.postgres.kubernetes import CLIENT_SECRET as POSTGRES_CLIENT_SECRET
+from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
+from components.postgres.manifests import PostgresSpec
 from components.redis.kubernetes import CLIENT_SECRET as REDIS_CLIENT_SECRET
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
 from components.redis.manifests import RedisSpec, redis_manifests
@@ -93,6 +96,8 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
         env=tuple(sorted(env.items())),
         secret_env=(
             SecretEnv("SECRET_KEY", API_SECRET, "secret-key"),
+            SecretEnv("DATABASE_URL", POSTGRES_CLIENT_SECRET, "url"),
+            SecretEnv("DATABASE_READ_ONLY_URL", POSTGRES_CLIENT_SECRET, "read-only-url"),
             SecretEnv("REDIS_URL", REDIS_CLIENT_SECRET, "url"),
             SecretEnv("REDIS_PASSWORD", REDIS_CLIENT_SECRET, "password"),
             SecretEnv("REDIS_SENTINEL_PASSWORD", REDIS_CLIENT_SECRET, "sentinel-password"),
@@ -173,10 +178,15 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         RedisClusterArgs(RedisSpec(settings, clients=((API_NAME, api_spec.selector),))),
         in_namespace,
     )
+    postgres = PostgresCluster(
+        "postgres",
+        PostgresClusterArgs(PostgresSpec(settings, clients=((API_NAME, api_spec.selector),))),
+        in_namespace,
+    )
     api = WorkerPool(
         API_NAME,
         WorkerPoolArgs(api_spec),
-        pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, api_secret, redis]),
+        pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, api_secret, redis, postgres]),
     )
     issuer = settings.tls.cert_manager_issuer
     lb = LoadBalancer(
@@ -199,9 +209,14 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "haproxyStatsPortForward": f"kubectl -n {ns} port-forward svc/{STATS_SERVICE} 8404:8404",
             "haproxyMetrics": f"http://{STATS_SERVICE}.{ns}.svc:8404/metrics",
             "apiService": f"http://{api.service_name}.{ns}.svc:{settings.api.port}",
+            "postgresPoolerRw": postgres.rw_endpoint,
+            "postgresPoolerRo": postgres.ro_endpoint,
+            "postgresRw": f"postgres-rw.{ns}.svc:5432",
+            "postgresRo": f"postgres-ro.{ns}.svc:5432",
             "redisMaster": f"redis://{redis.master_endpoint}",
             "redisSentinel": redis.sentinel_endpoint,
         },
+        "postgres": {"url": postgres.url, "clientSecret": f"{ns}/{postgres.client_secret_name}"},
         "redis": {
             "masterName": redis.master_name,
             "url": redis.url,
@@ -216,6 +231,10 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             },
             "loadBalancer": {"replicas": settings.load_balancer.replicas},
             "redis": {"instances": 1 + settings.redis.replicas, "sentinels": settings.redis.sentinels},
+            "postgres": {
+                "instances": settings.postgres.instances,
+                "poolerInstances": settings.postgres.pooler_instances,
+            },
         },
         "requested": requested(settings),
         "images": {
@@ -223,5 +242,6 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "haproxy": settings.images.haproxy,
             "redis": settings.images.redis,
             "redisExporter": settings.images.redis_exporter,
+            "postgres": settings.images.postgres,
         },
     }

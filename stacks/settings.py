@@ -346,13 +346,38 @@ class Postgres(Model):
     owner: DnsLabel = "teknofest"
     # "no-loss" waits for a synchronous standby; "stay-writable" keeps accepting writes without one.
     synchronous: Literal["no-loss", "stay-writable", "off"] = "stay-writable"
+    # Server connections; the poolers' pools must fit inside (checked below).
+    max_connections: Annotated[int, Field(ge=20, le=10000)] = 200
     pooler_instances: Annotated[int, Field(ge=1, le=10)] = 2
     max_client_connections: Annotated[int, Field(ge=10)] = 1000
     default_pool_size: Annotated[int, Field(ge=1)] = 20
+    # Transaction pooling with protocol-level prepared statements (PgBouncer 1.21+).
+    max_prepared_statements: Annotated[int, Field(ge=0)] = 200
+    # Replicas on other nodes ("hostname") or other zones ("zone").
+    anti_affinity_topology: Literal["hostname", "zone"] = "hostname"
+    # The CloudNativePG operator and the Barman Cloud plugin are cluster-wide: install them from
+    # one stack only, and switch this off in the others.
+    install_operator: bool = True
+    # Helm charts (cloudnative-pg.github.io/charts). Chart minors run one behind the operator's:
+    # 0.29.x ships operator 1.30, whose CRDs ../shared/crds holds; plugin 0.14 for the Barman Cloud CRD.
+    operator_chart_version: str = Field(default="0.29.0", pattern=r"^\d+\.\d+\.\d+$")
+    barman_plugin_chart_version: str = Field(default="0.14.0", pattern=r"^\d+\.\d+\.\d+$")
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="2", memory="4Gi"),
         limits=ResourceAmounts(cpu="2", memory="4Gi"),
     )
+
+    @model_validator(mode="after")
+    def _pools_fit(self) -> Postgres:
+        # Each pooler instance keeps up to default_pool_size server connections per database;
+        # rw and ro poolers both exist; CloudNativePG and superuser tasks need a reserve of 10.
+        needed = self.default_pool_size * self.pooler_instances * 2 + 10
+        if needed > self.max_connections:
+            raise ValueError(
+                f"maxConnections ({self.max_connections}) is below what the poolers can open: "
+                f"defaultPoolSize x poolerInstances x 2 (rw, ro) + 10 reserved = {needed}"
+            )
+        return self
 
 
 class Redis(Model):
@@ -425,6 +450,17 @@ class S3Credentials(Model):
     secret_access_key: SecretStr
 
 
+class Recovery(Model):
+    """Bootstrap a new Cluster from the object store, up to a point in time (PITR)."""
+
+    # The server name the backups were written under (the old cluster's name).
+    source_server_name: DnsLabel
+    # RFC 3339 timestamp, e.g. "2026-11-28T10:15:00Z"; None recovers to the end of the WAL.
+    target_time: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$"
+    )
+
+
 class Backups(Model):
     # Barman Cloud destination, e.g. "s3://teknofest-backups/production"; required in production.
     destination_path: str | None = Field(default=None, pattern=r"^(s3|gs|https?)://[^\s]+$")
@@ -434,6 +470,8 @@ class Backups(Model):
     schedule: str = "0 0 2 * * *"
     # Set as Pulumi secrets (`pulumi config set --secret --path backups.credentials.accessKeyId`).
     credentials: S3Credentials | None = None
+    # When set, the Cluster is created by recovery from these backups instead of initdb.
+    recovery: Recovery | None = None
 
     @field_validator("schedule")
     @classmethod

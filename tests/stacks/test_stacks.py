@@ -135,7 +135,13 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
         by_type[entry["type"]] = by_type.get(entry["type"], 0) + 1
     assert by_type["pulumi:providers:kubernetes"] == 1
     assert by_type["teknofest:platform:WorkerPool"] == 1 and by_type["teknofest:platform:LoadBalancer"] == 1
-    kubernetes_objects = [e for e in plan if e["type"].startswith("kubernetes:")]
+    releases = {
+        e["inputs"]["chart"]: e["inputs"]["version"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"
+    }
+    assert releases == {"cloudnative-pg": "0.29.0", "plugin-barman-cloud": "0.14.0"}
+    kubernetes_objects = [
+        e for e in plan if e["type"].startswith("kubernetes:") and e["type"] != "kubernetes:helm.sh/v3:Release"
+    ]
     assert len(kubernetes_objects) == len(rendered["production"].manifests)
     parents = {e["parent"] for e in kubernetes_objects}
     assert parents == {
@@ -143,6 +149,7 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
         "teknofest:platform:WorkerPool::api",
         "teknofest:platform:LoadBalancer::load-balancer",
         "teknofest:platform:RedisCluster::redis",
+        "teknofest:platform:PostgresCluster::postgres",
         None,  # the API Secret, registered by the composition itself
     }
 

@@ -1,0 +1,1 @@
+"""PostgreSQL through CloudNativePG: tuned parameters, PgBouncer poolers, Barman Cloud backups."""

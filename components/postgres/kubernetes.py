@@ -1,0 +1,126 @@
+"""PostgresCluster: CloudNativePG Cluster, PgBouncer Poolers and Barman Cloud backups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.common.manifests import metadata
+from components.common.resources import create
+from components.postgres.manifests import (
+    APP_SECRET,
+    OPERATOR_NAMESPACE,
+    S3_SECRET,
+    PostgresSpec,
+    database_url,
+    pooler_name,
+    postgres_manifests,
+)
+
+CLIENT_SECRET = "postgres-client"
+CHART_REPOSITORY = "https://cloudnative-pg.github.io/charts"
+
+
+@dataclass(frozen=True)
+class PostgresClusterArgs:
+    spec: PostgresSpec
+
+
+class PostgresCluster(pulumi.ComponentResource):
+    client_secret_name: str
+    rw_endpoint: str
+    ro_endpoint: str
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("teknofest:platform:PostgresCluster", name, None, opts)
+        spec = args.spec
+        pg = spec.settings.postgres
+        child = pulumi.ResourceOptions(parent=self)
+        dependencies: list[pulumi.Resource] = []
+        if pg.install_operator:
+            dependencies += self._operators(name, pg.operator_chart_version, pg.barman_plugin_chart_version)
+        password = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=child)
+        secret: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        ns = spec.namespace
+        dependencies.append(
+            create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": metadata(APP_SECRET, ns, spec.labels),
+                    "type": "kubernetes.io/basic-auth",
+                    "stringData": {"username": pg.owner, "password": secret},
+                },
+                child,
+            )
+        )
+        credentials = spec.settings.backups.credentials
+        if credentials is not None:
+            dependencies.append(
+                create(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": metadata(S3_SECRET, ns, spec.labels),
+                        "type": "Opaque",
+                        "stringData": {
+                            "ACCESS_KEY_ID": pulumi.Output.secret(credentials.access_key_id.get_secret_value()),
+                            "ACCESS_SECRET_KEY": pulumi.Output.secret(credentials.secret_access_key.get_secret_value()),
+                        },
+                    },
+                    child,
+                )
+            )
+
+        def url_for(kind: str) -> pulumi.Output[str]:
+            return pulumi.Output.secret(password.result.apply(lambda pw: database_url(spec, pw, kind)))
+
+        self.url = url_for("rw")
+        read_only_url = url_for("ro")
+        # What application pools read, through the poolers, never as plain config.
+        create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": metadata(CLIENT_SECRET, ns, spec.labels),
+                "type": "Opaque",
+                "stringData": {"url": self.url, "read-only-url": read_only_url, "password": secret},
+            },
+            child,
+        )
+        after = pulumi.ResourceOptions(parent=self, depends_on=dependencies)
+        for manifest in postgres_manifests(spec):
+            create(manifest, after)
+        self.client_secret_name = CLIENT_SECRET
+        self.rw_endpoint = f"{pooler_name('rw')}.{ns}.svc:5432"
+        self.ro_endpoint = f"{pooler_name('ro')}.{ns}.svc:5432"
+        self.register_outputs({"rwEndpoint": self.rw_endpoint, "roEndpoint": self.ro_endpoint})
+
+    def _operators(self, name: str, operator_version: str, plugin_version: str) -> list[pulumi.Resource]:
+        """The operator and the Barman Cloud plugin, cluster-wide, each as a pinned Helm release."""
+        child = pulumi.ResourceOptions(parent=self)
+        operator = k8s.helm.v3.Release(
+            f"{name}-cloudnative-pg",
+            chart="cloudnative-pg",
+            version=operator_version,
+            namespace=OPERATOR_NAMESPACE,
+            create_namespace=True,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            values={"crds": {"create": True}, "monitoring": {"podMonitorEnabled": False}},
+            atomic=True,
+            opts=child,
+        )
+        plugin = k8s.helm.v3.Release(
+            f"{name}-plugin-barman-cloud",
+            chart="plugin-barman-cloud",
+            version=plugin_version,
+            namespace=OPERATOR_NAMESPACE,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            atomic=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
+        )
+        return [operator, plugin]

@@ -1,0 +1,308 @@
+"""Pure builders of the CloudNativePG resources: Cluster, Poolers, ObjectStore, ScheduledBackup,
+PodMonitors and NetworkPolicies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import metadata
+from components.postgres.parameters import tuned_parameters
+from components.postgres.pgbouncer import pgbouncer_parameters
+from stacks.settings import PlatformSettings
+
+CLUSTER = "postgres"
+APP_SECRET = "postgres-app"
+S3_SECRET = "postgres-backup-s3"
+OBJECT_STORE = "postgres-backups"
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+OPERATOR_NAMESPACE = "cnpg-system"
+# CloudNativePG's own labels on the pods it creates.
+CLUSTER_LABEL = "cnpg.io/cluster"
+POOLER_LABEL = "cnpg.io/poolerName"
+
+
+def pooler_name(kind: str) -> str:
+    return f"{CLUSTER}-pooler-{kind}"
+
+
+@dataclass(frozen=True)
+class PostgresSpec:
+    settings: PlatformSettings
+    # Pools that may use the database (the API, later the Celery pools): name -> pod selector.
+    clients: tuple[tuple[str, dict[str, str]], ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return lbl.standard_labels(CLUSTER, "database", self.settings.environment, self.settings.images.postgres)
+
+    @property
+    def server_name(self) -> str:
+        """Where this cluster writes its backups: a recovered cluster must not write over its source."""
+        recovery = self.settings.backups.recovery
+        return f"{CLUSTER}-recovered" if recovery else CLUSTER
+
+
+def postgres_manifests(spec: PostgresSpec) -> list[dict[str, Any]]:
+    objects = [cluster(spec), pooler(spec, "rw"), pooler(spec, "ro")]
+    if spec.settings.backups.destination_path:
+        objects += [object_store(spec), scheduled_backup(spec)]
+    if spec.settings.monitoring.enabled:
+        objects += [pod_monitor(spec, CLUSTER, {CLUSTER_LABEL: CLUSTER})]
+        objects += [pod_monitor(spec, pooler_name(k), {POOLER_LABEL: pooler_name(k)}) for k in ("rw", "ro")]
+    objects += network_policies(spec)
+    return objects
+
+
+def _synchronous(mode: str) -> dict[str, Any] | None:
+    # "no-loss": a commit waits for a standby and writes stop without one; "stay-writable": it
+    # waits while a standby exists but the primary keeps accepting writes when none is left.
+    if mode == "off":
+        return None
+    return {"method": "any", "number": 1, "dataDurability": "required" if mode == "no-loss" else "preferred"}
+
+
+def cluster(spec: PostgresSpec) -> dict[str, Any]:
+    s, pg = spec.settings, spec.settings.postgres
+    postgresql: dict[str, Any] = {"parameters": tuned_parameters(pg)}
+    synchronous = _synchronous(pg.synchronous)
+    if synchronous and pg.instances > 1:
+        postgresql["synchronous"] = synchronous
+    storage: dict[str, Any] = {"size": pg.storage_size}
+    wal_storage: dict[str, Any] = {"size": pg.wal_storage_size}
+    if pg.storage_class:
+        storage["storageClass"] = wal_storage["storageClass"] = pg.storage_class
+    body: dict[str, Any] = {
+        "instances": pg.instances,
+        "imageName": s.images.postgres,
+        "primaryUpdateStrategy": "unsupervised",
+        "primaryUpdateMethod": "switchover",
+        "enableSuperuserAccess": False,
+        "enablePDB": True,
+        "storage": storage,
+        "walStorage": wal_storage,
+        "resources": {
+            "requests": {"cpu": pg.resources.requests.cpu, "memory": pg.resources.requests.memory},
+            "limits": {"cpu": pg.resources.limits.cpu, "memory": pg.resources.limits.memory},
+        },
+        "affinity": {
+            "enablePodAntiAffinity": True,
+            "podAntiAffinityType": "required" if s.environment == "production" else "preferred",
+            "topologyKey": "kubernetes.io/hostname"
+            if pg.anti_affinity_topology == "hostname"
+            else "topology.kubernetes.io/zone",
+        },
+        "postgresql": postgresql,
+        # Standbys keep their slots across failovers, so none has to be rebuilt from a backup.
+        "replicationSlots": {"highAvailability": {"enabled": True}},
+        "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": lbl.PART_OF}},
+    }
+    backups = s.backups
+    if backups.destination_path:
+        body["plugins"] = [
+            {
+                "name": BARMAN_PLUGIN,
+                "isWALArchiver": True,
+                "parameters": {"barmanObjectName": OBJECT_STORE, "serverName": spec.server_name},
+            }
+        ]
+    if backups.recovery is not None:
+        recovery: dict[str, Any] = {
+            "source": "origin",
+            "database": pg.database,
+            "owner": pg.owner,
+            "secret": {"name": APP_SECRET},
+        }
+        if backups.recovery.target_time:
+            recovery["recoveryTarget"] = {"targetTime": backups.recovery.target_time}
+        body["bootstrap"] = {"recovery": recovery}
+        body["externalClusters"] = [
+            {
+                "name": "origin",
+                "plugin": {
+                    "name": BARMAN_PLUGIN,
+                    "parameters": {"barmanObjectName": OBJECT_STORE, "serverName": backups.recovery.source_server_name},
+                },
+            }
+        ]
+    else:
+        body["bootstrap"] = {"initdb": {"database": pg.database, "owner": pg.owner, "secret": {"name": APP_SECRET}}}
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+        "spec": body,
+    }
+
+
+def pooler(spec: PostgresSpec, kind: str) -> dict[str, Any]:
+    pg = spec.settings.postgres
+    name = pooler_name(kind)
+    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {POOLER_LABEL: name}}}
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Pooler",
+        "metadata": metadata(name, spec.namespace, spec.labels),
+        "spec": {
+            "cluster": {"name": CLUSTER},
+            "instances": pg.pooler_instances,
+            "type": kind,
+            "pgbouncer": {"poolMode": "transaction", "parameters": pgbouncer_parameters(pg)},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/part-of": lbl.PART_OF}},
+                "spec": {
+                    "containers": [],
+                    "affinity": {
+                        "podAntiAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [
+                                {"weight": 100, "podAffinityTerm": term}
+                            ]
+                        }
+                    },
+                },
+            },
+        },
+    }
+
+
+def object_store(spec: PostgresSpec) -> dict[str, Any]:
+    b = spec.settings.backups
+    configuration: dict[str, Any] = {
+        "destinationPath": b.destination_path,
+        "wal": {"compression": "gzip", "maxParallel": 4},
+        "data": {"compression": "gzip", "jobs": 2},
+    }
+    if b.endpoint_url:
+        configuration["endpointURL"] = b.endpoint_url
+    if b.credentials is not None:
+        configuration["s3Credentials"] = {
+            "accessKeyId": {"name": S3_SECRET, "key": "ACCESS_KEY_ID"},
+            "secretAccessKey": {"name": S3_SECRET, "key": "ACCESS_SECRET_KEY"},
+        }
+    else:
+        # No keys in config: the instances' service account gets access from the cloud (IRSA etc.).
+        configuration["s3Credentials"] = {"inheritFromIAMRole": True}
+    return {
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": metadata(OBJECT_STORE, spec.namespace, spec.labels),
+        "spec": {"retentionPolicy": b.retention, "configuration": configuration},
+    }
+
+
+def scheduled_backup(spec: PostgresSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "ScheduledBackup",
+        "metadata": metadata(f"{CLUSTER}-daily", spec.namespace, spec.labels),
+        "spec": {
+            "schedule": spec.settings.backups.schedule,
+            "cluster": {"name": CLUSTER},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_PLUGIN},
+            "backupOwnerReference": "self",
+            # A base backup right away: PITR works from the first day, not the first night.
+            "immediate": True,
+        },
+    }
+
+
+def pod_monitor(spec: PostgresSpec, name: str, selector: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": metadata(name, spec.namespace, spec.labels),
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "namespaceSelector": {"matchNames": [spec.namespace]},
+            "podMetricsEndpoints": [{"port": "metrics", "interval": "15s"}],
+        },
+    }
+
+
+def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
+    def policy(
+        name: str, selector: dict[str, str], ingress: list[dict[str, Any]], egress: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "podSelector": {"matchLabels": selector},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        }
+        if egress is not None:
+            body["policyTypes"].append("Egress")
+            body["egress"] = egress
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": metadata(name, spec.namespace, spec.labels),
+            "spec": body,
+        }
+
+    def namespace(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    instances = {"podSelector": {"matchLabels": {CLUSTER_LABEL: CLUSTER}}}
+    poolers = [{"podSelector": {"matchLabels": {POOLER_LABEL: pooler_name(k)}}} for k in ("rw", "ro")]
+    clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
+    scrapers = [namespace(spec.settings.monitoring.namespace)] if spec.settings.monitoring.enabled else []
+    pg_port, status_port, metrics_port = 5432, 8000, 9187
+    tcp = [{"port": pg_port, "protocol": "TCP"}]
+    # CloudNativePG's instance manager (in instances and poolers) watches the Kubernetes API, and
+    # the Barman Cloud plugin reaches the object store: both over HTTPS to addresses outside the
+    # cluster's pod network that no selector names.
+    https_out = {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+        "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+    }
+    objects = [
+        # Instances: the poolers and the other instances (replication) connect; the operator asks
+        # each instance's status endpoint; Prometheus scrapes.
+        policy(
+            f"{CLUSTER}-instances",
+            {CLUSTER_LABEL: CLUSTER},
+            [
+                {"from": [instances, *poolers], "ports": tcp},
+                {"from": [namespace(OPERATOR_NAMESPACE)], "ports": [{"port": status_port, "protocol": "TCP"}]},
+                *([{"from": scrapers, "ports": [{"port": metrics_port, "protocol": "TCP"}]}] if scrapers else []),
+            ],
+            [{"to": [instances], "ports": tcp}, https_out],
+        ),
+        *[
+            policy(
+                pooler_name(k),
+                {POOLER_LABEL: pooler_name(k)},
+                [
+                    {"from": clients, "ports": tcp},
+                    *([{"from": scrapers, "ports": [{"port": 9127, "protocol": "TCP"}]}] if scrapers else []),
+                ],
+                [{"to": [instances], "ports": tcp}, https_out],
+            )
+            for k in ("rw", "ro")
+        ],
+    ]
+    for client, selector in spec.clients:
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": metadata(f"{client}-to-postgres", spec.namespace, spec.labels),
+                "spec": {
+                    "podSelector": {"matchLabels": selector},
+                    "policyTypes": ["Egress"],
+                    "egress": [{"to": poolers, "ports": tcp}],
+                },
+            }
+        )
+    return objects
+
+
+def database_url(spec: PostgresSpec, password: str, kind: str = "rw") -> str:
+    pg = spec.settings.postgres
+    host = f"{pooler_name(kind)}.{spec.namespace}.svc"
+    return f"postgresql://{pg.owner}:{password}@{host}:5432/{pg.database}"
