@@ -6,6 +6,8 @@ from typing import Any
 
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
+from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
+from components.postgres.manifests import PostgresSpec
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
 from components.redis.manifests import RedisSpec
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
@@ -134,3 +136,31 @@ def test_redis_cluster_generates_passwords_and_a_client_secret(production_settin
     for secret in secrets.values():
         assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
     assert set(unwrap(secrets["redis-client"].inputs)["stringData"]) == {"url", "password", "sentinel-password"}
+
+
+def test_postgres_cluster_installs_pinned_operators_and_generates_the_password(
+    production_settings: PlatformSettings,
+) -> None:
+    spec = PostgresSpec(production_settings, clients=(("api", api_pool_spec(production_settings).selector),))
+    render = run_under_mocks(lambda: PostgresCluster("postgres", PostgresClusterArgs(spec)))
+    children = children_of(render, "teknofest:platform:PostgresCluster")
+    releases = {unwrap(r.inputs)["chart"]: unwrap(r.inputs) for r in children if r.type.endswith(":Release")}
+    assert {chart: inputs["version"] for chart, inputs in releases.items()} == {
+        "cloudnative-pg": "0.29.0",
+        "plugin-barman-cloud": "0.14.0",
+    }
+    assert releases["cloudnative-pg"]["namespace"] == "cnpg-system"
+    secrets = {unwrap(r.inputs)["metadata"]["name"]: r for r in children if r.type.endswith(":Secret")}
+    assert set(secrets) == {"postgres-app", "postgres-client"}
+    for secret in secrets.values():
+        assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
+    assert unwrap(secrets["postgres-app"].inputs)["type"] == "kubernetes.io/basic-auth"
+    kinds_present = {r.type.split(":")[-1] for r in children}
+    assert {"Cluster", "Pooler", "ObjectStore", "ScheduledBackup", "PodMonitor"} <= kinds_present
+    without = production_settings.model_copy(
+        update={"postgres": production_settings.postgres.model_copy(update={"install_operator": False})}
+    )
+    render = run_under_mocks(
+        lambda: PostgresCluster("postgres", PostgresClusterArgs(PostgresSpec(without, clients=())))
+    )
+    assert not any(r.type.endswith(":Release") for r in render.resources)

@@ -1,0 +1,135 @@
+"""CloudNativePG manifests and the tuning, as data (tests/integration runs postgres and pgbouncer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.postgres.manifests import PostgresSpec, database_url, postgres_manifests
+from components.postgres.parameters import tuned_parameters
+from stacks.config_source import load_settings
+from stacks.errors import SettingsError
+from stacks.settings import PlatformSettings
+
+API = ("api", {"app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "teknofest-platform"})
+BACKUPS = {"destinationPath": "s3://teknofest-backups/production"}
+
+
+def objects(settings: PlatformSettings) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m["kind"], m["metadata"]["name"]): m for m in postgres_manifests(PostgresSpec(settings, clients=(API,)))}
+
+
+def production(**overrides: Any) -> PlatformSettings:
+    return load_settings({"backups": BACKUPS, **overrides}, "production", "Pulumi.production.yaml")
+
+
+def test_the_cluster_is_ha_tuned_and_archives_wal(production_settings: PlatformSettings) -> None:
+    spec = objects(production_settings)[("Cluster", "postgres")]["spec"]
+    assert spec["instances"] == 3 and spec["primaryUpdateMethod"] == "switchover"
+    assert spec["replicationSlots"] == {"highAvailability": {"enabled": True}}
+    assert spec["affinity"]["podAntiAffinityType"] == "required"
+    assert spec["resources"]["requests"] == spec["resources"]["limits"]  # Guaranteed QoS
+    assert spec["bootstrap"]["initdb"] == {
+        "database": "teknofest",
+        "owner": "teknofest",
+        "secret": {"name": "postgres-app"},
+    }
+    assert spec["plugins"] == [
+        {
+            "name": "barman-cloud.cloudnative-pg.io",
+            "isWALArchiver": True,
+            "parameters": {"barmanObjectName": "postgres-backups", "serverName": "postgres"},
+        }
+    ]
+    assert spec["postgresql"]["parameters"]["archive_timeout"] == "5min"
+    assert spec["enableSuperuserAccess"] is False
+
+
+def test_parameters_follow_the_instance_memory() -> None:
+    small = production(
+        postgres={"resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}}
+    )
+    big = production(
+        postgres={
+            "maxConnections": 400,
+            "resources": {"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"cpu": "4", "memory": "16Gi"}},
+        }
+    )
+    assert tuned_parameters(small.postgres)["shared_buffers"] == "512MB"
+    assert tuned_parameters(big.postgres)["shared_buffers"] == "4096MB"
+    assert tuned_parameters(big.postgres)["effective_cache_size"] == "12288MB"
+    assert tuned_parameters(big.postgres)["max_connections"] == "400"
+    # 12 GiB left over / (400 connections x 3 sorts) = 10485 kB each.
+    assert tuned_parameters(big.postgres)["work_mem"] == "10485kB"
+
+
+@pytest.mark.parametrize(("mode", "durability"), [("no-loss", "required"), ("stay-writable", "preferred")])
+def test_synchronous_mode_is_settable(mode: str, durability: str) -> None:
+    spec = objects(production(postgres={"synchronous": mode}))[("Cluster", "postgres")]["spec"]
+    assert spec["postgresql"]["synchronous"] == {"method": "any", "number": 1, "dataDurability": durability}
+    off = objects(production(postgres={"synchronous": "off"}))[("Cluster", "postgres")]["spec"]
+    assert "synchronous" not in off["postgresql"]
+
+
+def test_poolers_run_pgbouncer_in_transaction_mode(production_settings: PlatformSettings) -> None:
+    for kind in ("rw", "ro"):
+        spec = objects(production_settings)[("Pooler", f"postgres-pooler-{kind}")]["spec"]
+        assert spec["type"] == kind and spec["instances"] == 2
+        assert spec["pgbouncer"]["poolMode"] == "transaction"
+        assert spec["pgbouncer"]["parameters"]["default_pool_size"] == "20"
+        assert spec["pgbouncer"]["parameters"]["max_client_conn"] == "1000"
+        assert spec["pgbouncer"]["parameters"]["max_prepared_statements"] == "200"
+
+
+def test_backups_daily_with_retention_and_no_keys_in_manifests(production_settings: PlatformSettings) -> None:
+    found = objects(production_settings)
+    store = found[("ObjectStore", "postgres-backups")]["spec"]
+    assert store["retentionPolicy"] == "30d"
+    assert store["configuration"]["destinationPath"] == "s3://teknofest-backups/production"
+    assert store["configuration"]["s3Credentials"] == {"inheritFromIAMRole": True}
+    with_keys = production(backups={**BACKUPS, "credentials": {"accessKeyId": "AKIA", "secretAccessKey": "s3cr3t"}})
+    creds = objects(with_keys)[("ObjectStore", "postgres-backups")]["spec"]["configuration"]["s3Credentials"]
+    assert creds["secretAccessKey"] == {"name": "postgres-backup-s3", "key": "ACCESS_SECRET_KEY"}
+    assert "s3cr3t" not in repr(postgres_manifests(PostgresSpec(with_keys, clients=())))
+    backup = found[("ScheduledBackup", "postgres-daily")]["spec"]
+    assert backup["schedule"] == "0 0 2 * * *" and backup["method"] == "plugin" and backup["immediate"] is True
+
+
+def test_point_in_time_recovery_bootstraps_from_the_object_store() -> None:
+    settings = production(
+        backups={**BACKUPS, "recovery": {"sourceServerName": "postgres", "targetTime": "2026-11-28T10:15:00Z"}}
+    )
+    spec = objects(settings)[("Cluster", "postgres")]["spec"]
+    assert spec["bootstrap"]["recovery"]["recoveryTarget"] == {"targetTime": "2026-11-28T10:15:00Z"}
+    assert spec["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "postgres"
+    # The recovered cluster archives under a new name, never over the backups it came from.
+    assert spec["plugins"][0]["parameters"]["serverName"] == "postgres-recovered"
+    with pytest.raises(SettingsError, match=r"backups\.recovery\.targetTime"):
+        production(backups={**BACKUPS, "recovery": {"sourceServerName": "postgres", "targetTime": "yesterday"}})
+
+
+def test_pool_sizes_must_fit_max_connections() -> None:
+    with pytest.raises(SettingsError, match=r"postgres.maxConnections = 50: maxConnections \(50\) is below"):
+        production(postgres={"maxConnections": 50})
+
+
+def test_monitoring_and_network_paths(production_settings: PlatformSettings) -> None:
+    found = objects(production_settings)
+    assert {name for kind, name in found if kind == "PodMonitor"} == {
+        "postgres",
+        "postgres-pooler-rw",
+        "postgres-pooler-ro",
+    }
+    api_egress = found[("NetworkPolicy", "api-to-postgres")]["spec"]["egress"][0]
+    assert [p["podSelector"]["matchLabels"]["cnpg.io/poolerName"] for p in api_egress["to"]] == [
+        "postgres-pooler-rw",
+        "postgres-pooler-ro",
+    ]
+    rw_ingress = found[("NetworkPolicy", "postgres-pooler-rw")]["spec"]["ingress"][0]["from"]
+    assert rw_ingress == [{"podSelector": {"matchLabels": API[1]}}]
+
+
+def test_database_url_goes_through_the_pooler(production_settings: PlatformSettings) -> None:
+    url = database_url(PostgresSpec(production_settings, clients=()), "pw")
+    assert url == "postgresql://teknofest:pw@postgres-pooler-rw.teknofest-production.svc:5432/teknofest"
