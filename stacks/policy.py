@@ -43,6 +43,9 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
     at_least(
         "postgres.instances", settings.postgres.instances, 2, "a primary needs a streaming replica to fail over to"
     )
+    at_least(
+        "postgres.poolerInstances", settings.postgres.pooler_instances, 2, "one pooler is a single point of failure"
+    )
     at_least("redis.replicas", settings.redis.replicas, 1, "Sentinel needs a replica to promote")
     at_least("rabbitmq.replicas", settings.rabbitmq.replicas, 3, "quorum queues need three nodes to survive one loss")
     return problems

@@ -73,6 +73,17 @@ def test_production_holds_the_whole_slice(rendered: dict[str, SynthResult]) -> N
         f"networkpolicy-{ns}-api-to-redis.yaml",
         f"poddisruptionbudget-{ns}-redis.yaml",
         f"poddisruptionbudget-{ns}-redis-sentinel.yaml",
+        f"cluster-{ns}-postgres.yaml",
+        f"pooler-{ns}-postgres-pooler-rw.yaml",
+        f"pooler-{ns}-postgres-pooler-ro.yaml",
+        f"objectstore-{ns}-postgres-backups.yaml",
+        f"scheduledbackup-{ns}-postgres-daily.yaml",
+        f"podmonitor-{ns}-postgres.yaml",
+        f"podmonitor-{ns}-postgres-pooler-rw.yaml",
+        f"podmonitor-{ns}-postgres-pooler-ro.yaml",
+        f"secret-{ns}-postgres-app.yaml",
+        f"secret-{ns}-postgres-client.yaml",
+        f"networkpolicy-{ns}-api-to-postgres.yaml",
     }
     assert expected <= names
 

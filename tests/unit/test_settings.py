@@ -118,6 +118,7 @@ def test_structured_values_arrive_as_json_text() -> None:
         ({"tls": {"enabled": False}}, "tls.enabled = false: must be true in production"),
         ({"backups": {}}, "backups.destinationPath = <missing>: production needs a backup destination"),
         ({"loadBalancer": {"replicas": 1}}, "loadBalancer.replicas = 1: must be at least 2 in production"),
+        ({"postgres": {"poolerInstances": 1}}, "postgres.poolerInstances = 1: must be at least 2 in production"),
         (
             {"loadBalancer": {"serviceType": "Ingress"}},
             "loadBalancer.serviceType = 'Ingress': Input should be 'LoadBalancer', 'NodePort' or 'ClusterIP'",
