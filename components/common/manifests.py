@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stacks.settings import Resources
+
 
 def metadata(
     name: str, namespace: str | None, labels: dict[str, str], annotations: dict[str, str] | None = None
@@ -14,6 +16,14 @@ def metadata(
     if annotations:
         meta["annotations"] = dict(annotations)
     return meta
+
+
+def container_resources(resources: Resources) -> dict[str, Any]:
+    """Settings' requests and limits as a container's `resources` (a fresh dict each call)."""
+    return {
+        "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    }
 
 
 def pod_disruption_budget(

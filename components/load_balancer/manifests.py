@@ -8,6 +8,7 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.manifests import (
+    container_resources,
     metadata,
     pod_disruption_budget,
     service_account,
@@ -212,10 +213,7 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
         "command": ["/bin/sh", f"{CONFIG_DIR}/entrypoint.sh"],
         "ports": ports,
         "env": secret_env,
-        "resources": {
-            "requests": {"cpu": s.resources.requests.cpu, "memory": s.resources.requests.memory},
-            "limits": {"cpu": s.resources.limits.cpu, "memory": s.resources.limits.memory},
-        },
+        "resources": container_resources(s.resources),
         "securityContext": container_security_context(),
         "volumeMounts": mounts,
         "startupProbe": {**health, "failureThreshold": 12},

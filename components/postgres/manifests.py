@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.manifests import container_resources, metadata
 from components.postgres.parameters import tuned_parameters
 from components.postgres.pgbouncer import pgbouncer_parameters
 from stacks.settings import PlatformSettings
@@ -86,10 +86,7 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
         "enablePDB": True,
         "storage": storage,
         "walStorage": wal_storage,
-        "resources": {
-            "requests": {"cpu": pg.resources.requests.cpu, "memory": pg.resources.requests.memory},
-            "limits": {"cpu": pg.resources.limits.cpu, "memory": pg.resources.limits.memory},
-        },
+        "resources": container_resources(pg.resources),
         "affinity": {
             "enablePodAntiAffinity": True,
             "podAntiAffinityType": "required" if s.environment == "production" else "preferred",

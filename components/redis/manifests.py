@@ -8,6 +8,7 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.manifests import (
+    container_resources,
     metadata,
     pod_disruption_budget,
     service_account,
@@ -28,7 +29,7 @@ from components.redis.redis_config import (
     render_sentinel_start,
 )
 from stacks.quantities import memory_bytes
-from stacks.settings import PlatformSettings, Resources
+from stacks.settings import PlatformSettings
 
 REDIS = "redis"
 SENTINEL = "redis-sentinel"
@@ -191,13 +192,6 @@ def _checksum(*texts: str) -> str:
     return hashlib.sha256("\n".join(texts).encode()).hexdigest()
 
 
-def _resources(resources: Resources) -> dict[str, Any]:
-    return {
-        "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
-        "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
-    }
-
-
 def _secret_env(name: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": key}}}
 
@@ -276,7 +270,7 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
         "command": ["sh", f"{CONFIG_DIR}/redis-start.sh"],
         "env": _script_env(spec, REDIS_HEADLESS),
         "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
-        "resources": _resources(s.redis.resources),
+        "resources": container_resources(s.redis.resources),
         "securityContext": container_security_context(),
         "volumeMounts": [*_config_mounts(), {"name": "data", "mountPath": "/data"}],
         "startupProbe": _exec_probe(ping, 5, 60),

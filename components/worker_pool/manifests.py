@@ -7,6 +7,7 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.manifests import (
+    container_resources,
     metadata,
     pod_disruption_budget,
     service_account,
@@ -90,10 +91,7 @@ def pool_manifests(spec: WorkerPoolSpec) -> list[dict[str, Any]]:
 
 
 def _container(spec: WorkerPoolSpec) -> dict[str, Any]:
-    resources: dict[str, Any] = {
-        "requests": {"cpu": spec.resources.requests.cpu, "memory": spec.resources.requests.memory},
-        "limits": {"cpu": spec.resources.limits.cpu, "memory": spec.resources.limits.memory},
-    }
+    resources = container_resources(spec.resources)
     if spec.gpu.enabled:
         # Extended resources are requested through limits only; requests default to the same.
         resources["limits"][spec.gpu.resource_name] = spec.gpu.count
