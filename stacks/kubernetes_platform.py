@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -18,10 +19,21 @@ from components.namespace.kubernetes import PlatformNamespace, PlatformNamespace
 from components.postgres.kubernetes import CLIENT_SECRET as POSTGRES_CLIENT_SECRET
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
 from components.postgres.manifests import PostgresSpec
+from components.rabbitmq.kubernetes import RabbitmqBroker, RabbitmqBrokerArgs
+from components.rabbitmq.manifests import CLIENT_SECRET as RABBITMQ_CLIENT_SECRET
+from components.rabbitmq.manifests import TRIGGER_AUTH, RabbitmqSpec
 from components.redis.kubernetes import CLIENT_SECRET as REDIS_CLIENT_SECRET
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
 from components.redis.manifests import RedisSpec, redis_manifests
 from components.redis.redis_config import MASTER_NAME
+from components.worker_pool.celery import (
+    FLOWER_PORT,
+    FLOWER_SECRET,
+    beat_spec,
+    celery_pool_spec,
+    flower_spec,
+    priority_classes,
+)
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
 from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_manifests
 from stacks.capacity import requested_totals
@@ -130,28 +142,78 @@ def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadB
     )
 
 
-def workload_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
-    """Every pure manifest of the stack's workloads (the builders the components call)."""
+@dataclass(frozen=True)
+class PlatformSpecs:
+    """Every component's spec, derived once from the settings (pure)."""
+
+    api: WorkerPoolSpec
+    load_balancer: LoadBalancerSpec
+    redis: RedisSpec
+    postgres: PostgresSpec
+    rabbitmq: RabbitmqSpec
+    celery_pools: tuple[WorkerPoolSpec, ...]
+    beat: WorkerPoolSpec | None
+    flower: WorkerPoolSpec | None
+
+    @property
+    def workers(self) -> tuple[WorkerPoolSpec, ...]:
+        return (*self.celery_pools, *([self.beat] if self.beat else []))
+
+    @property
+    def pools(self) -> tuple[WorkerPoolSpec, ...]:
+        return (self.api, *self.workers, *([self.flower] if self.flower else []))
+
+
+def platform_specs(settings: PlatformSettings) -> PlatformSpecs:
     api = api_pool_spec(settings)
-    return [
-        *pool_manifests(api),
-        *load_balancer_manifests(load_balancer_spec(settings, api)),
-        *redis_manifests(RedisSpec(settings, clients=((API_NAME, api.selector),))),
-    ]
+    app_secrets = {
+        "CELERY_BROKER_URL": (RABBITMQ_CLIENT_SECRET, "url"),
+        "CELERY_RESULT_BACKEND": (REDIS_CLIENT_SECRET, "celery-result-backend"),
+        "DATABASE_URL": (POSTGRES_CLIENT_SECRET, "url"),
+        "REDIS_URL": (REDIS_CLIENT_SECRET, "url"),
+        "SECRET_KEY": (API_SECRET, "secret-key"),
+    }
+    celery = settings.celery
+    pools = tuple(
+        celery_pool_spec(settings, name, pool, app_secrets, TRIGGER_AUTH) for name, pool in sorted(celery.pools.items())
+    )
+    beat = beat_spec(settings, app_secrets) if celery.beat else None
+    flower = flower_spec(settings, (RABBITMQ_CLIENT_SECRET, "url")) if celery.flower else None
+    # Who talks to what: every pool that runs application code uses the database and Redis;
+    # everything Celery, and the API that enqueues tasks, uses the broker.
+    app_pools = (api, *pools, *([beat] if beat else []))
+    data_clients = tuple((p.name, p.selector) for p in app_pools)
+    broker_clients = (*data_clients, *(((flower.name, flower.selector),) if flower else ()))
+    return PlatformSpecs(
+        api=api,
+        load_balancer=load_balancer_spec(settings, api),
+        redis=RedisSpec(settings, clients=data_clients),
+        postgres=PostgresSpec(settings, clients=data_clients),
+        rabbitmq=RabbitmqSpec(settings, clients=broker_clients),
+        celery_pools=pools,
+        beat=beat,
+        flower=flower,
+    )
 
 
-def requested(settings: PlatformSettings) -> dict[str, dict[str, float]]:
+def requested(settings: PlatformSettings, specs: PlatformSpecs) -> dict[str, dict[str, float]]:
     """CPU cores, memory GiB and GPUs requested, with the autoscaled pools at their bounds."""
-    manifests = workload_manifests(settings)
+    manifests = [
+        *[m for pool in specs.pools for m in pool_manifests(pool)],
+        *load_balancer_manifests(specs.load_balancer),
+        *redis_manifests(specs.redis),
+    ]
     gpu = settings.api.gpu.resource_name
+    autoscaled = [pool for pool in specs.pools if pool.replicas is None]
     return {
-        "atMinimum": requested_totals(manifests, {API_NAME: settings.api.min_replicas}, gpu),
-        "atMaximum": requested_totals(manifests, {API_NAME: settings.api.max_replicas}, gpu),
+        "atMinimum": requested_totals(manifests, {p.name: p.min_replicas for p in autoscaled}, gpu),
+        "atMaximum": requested_totals(manifests, {p.name: p.max_replicas for p in autoscaled}, gpu),
     }
 
 
 def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
     """Register every resource of the stack; return the stack outputs."""
+    specs = platform_specs(settings)
     provider = k8s.Provider("kubernetes", context=settings.kubernetes.context)
     with_provider = pulumi.ResourceOptions(providers=[provider])
     namespace = PlatformNamespace(
@@ -161,7 +223,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
     )
     in_namespace = pulumi.ResourceOptions(providers=[provider], depends_on=[namespace])
 
-    api_spec = api_pool_spec(settings)
+    api_spec = specs.api
     secret_key = random.RandomPassword("api-secret-key", length=64, special=False)
     api_secret = create(
         {
@@ -173,21 +235,40 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         },
         in_namespace,
     )
-    redis = RedisCluster(
-        "redis",
-        RedisClusterArgs(RedisSpec(settings, clients=((API_NAME, api_spec.selector),))),
-        in_namespace,
-    )
-    postgres = PostgresCluster(
-        "postgres",
-        PostgresClusterArgs(PostgresSpec(settings, clients=((API_NAME, api_spec.selector),))),
-        in_namespace,
-    )
+    redis = RedisCluster("redis", RedisClusterArgs(specs.redis), in_namespace)
+    postgres = PostgresCluster("postgres", PostgresClusterArgs(specs.postgres), in_namespace)
+    broker = RabbitmqBroker("rabbitmq", RabbitmqBrokerArgs(specs.rabbitmq), in_namespace)
+    backing = [namespace, api_secret, redis, postgres, broker]
     api = WorkerPool(
         API_NAME,
         WorkerPoolArgs(api_spec),
-        pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, api_secret, redis, postgres]),
+        pulumi.ResourceOptions(providers=[provider], depends_on=backing),
     )
+    for manifest in priority_classes(settings):
+        create(manifest, with_provider)
+    for worker in specs.workers:
+        WorkerPool(
+            worker.name, WorkerPoolArgs(worker), pulumi.ResourceOptions(providers=[provider], depends_on=backing)
+        )
+    flower_password: pulumi.Output[str] | None = None
+    if specs.flower is not None:
+        password = random.RandomPassword("flower-password", length=32, special=False)
+        flower_password = pulumi.Output.secret(password.result)
+        flower_secret = create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": metadata(FLOWER_SECRET, settings.namespace, specs.flower.labels),
+                "type": "Opaque",
+                "stringData": {"basic-auth": pulumi.Output.secret(password.result.apply(lambda pw: f"admin:{pw}"))},
+            },
+            in_namespace,
+        )
+        WorkerPool(
+            specs.flower.name,
+            WorkerPoolArgs(specs.flower),
+            pulumi.ResourceOptions(providers=[provider], depends_on=[*backing, flower_secret]),
+        )
     issuer = settings.tls.cert_manager_issuer
     lb = LoadBalancer(
         "load-balancer",
@@ -214,6 +295,11 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "postgresRw": f"postgres-rw.{ns}.svc:5432",
             "postgresRo": f"postgres-ro.{ns}.svc:5432",
             "redisMaster": f"redis://{redis.master_endpoint}",
+            "rabbitmqAmqp": f"amqp://{broker.amqp_endpoint}",
+            "rabbitmqManagementPortForward": f"kubectl -n {ns} port-forward svc/rabbitmq 15672:15672",
+            "flowerPortForward": f"kubectl -n {ns} port-forward svc/flower {FLOWER_PORT}:{FLOWER_PORT}"
+            if specs.flower
+            else None,
             "redisSentinel": redis.sentinel_endpoint,
         },
         "postgres": {"url": postgres.url, "clientSecret": f"{ns}/{postgres.client_secret_name}"},
@@ -223,6 +309,8 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "clientSecret": f"{ns}/{redis.client_secret_name}",
         },
         "haproxyStatsCredentials": {"username": "admin", "password": lb.stats_password},
+        "rabbitmq": {"url": broker.url, "clientSecret": f"{ns}/{broker.client_secret_name}"},
+        "flowerCredentials": {"username": "admin", "password": flower_password} if flower_password else None,
         "pools": {
             "api": {
                 "minReplicas": settings.api.min_replicas,
@@ -235,13 +323,26 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
                 "instances": settings.postgres.instances,
                 "poolerInstances": settings.postgres.pooler_instances,
             },
+            "rabbitmq": {"replicas": settings.rabbitmq.replicas},
+            **{
+                pool.name: {
+                    "minReplicas": pool.min_replicas,
+                    "maxReplicas": pool.max_replicas,
+                    "queues": [queue for queue, _ in pool.queue_triggers],
+                    "gpus": pool.gpu.count if pool.gpu.enabled else 0,
+                }
+                for pool in specs.celery_pools
+            },
         },
-        "requested": requested(settings),
+        "requested": requested(settings, specs),
         "images": {
             "api": settings.images.api,
             "haproxy": settings.images.haproxy,
             "redis": settings.images.redis,
             "redisExporter": settings.images.redis_exporter,
             "postgres": settings.images.postgres,
+            "rabbitmq": settings.images.rabbitmq,
+            "worker": settings.worker_image,
+            "flower": settings.images.flower,
         },
     }

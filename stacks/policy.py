@@ -9,6 +9,18 @@ from stacks.settings import PlatformSettings
 BUILT_TARGETS = ("kubernetes",)
 
 
+def environment_warnings(settings: PlatformSettings) -> list[str]:
+    """Allowed, but worth saying before `pulumi up`."""
+    warnings = []
+    ai = settings.celery.pools.get("ai")
+    if ai is not None and not ai.gpu.enabled:
+        warnings.append(
+            "teknofest-platform:celery.pools.ai.gpu.enabled = false: the ai pool runs on CPU nodes; "
+            "inference will be slow (set it to true where the cluster has GPU nodes)"
+        )
+    return warnings
+
+
 def environment_problems(settings: PlatformSettings) -> list[Problem]:
     problems: list[Problem] = []
     if settings.target not in BUILT_TARGETS:

@@ -9,6 +9,7 @@ import pulumi
 from stacks.config_source import load_settings, project_config
 from stacks.errors import SettingsError
 from stacks.kubernetes_platform import build_kubernetes_platform
+from stacks.policy import environment_warnings
 from stacks.settings import PlatformSettings
 
 
@@ -32,6 +33,8 @@ def current_settings() -> PlatformSettings:
 
 def main() -> None:
     settings = current_settings()
+    for warning in environment_warnings(settings):
+        pulumi.log.warn(warning)
     outputs: dict[str, Any] = build_kubernetes_platform(settings)
     for name, value in outputs.items():
         pulumi.export(name, value)

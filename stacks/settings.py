@@ -121,6 +121,7 @@ class Images(Model):
     redis: ImageRef = "docker.io/library/redis:7.0.15"
     redis_exporter: ImageRef = "docker.io/oliver006/redis_exporter:v1.62.0"
     rabbitmq: ImageRef = "docker.io/library/rabbitmq:3.13.7-management"
+    flower: ImageRef = "docker.io/mher/flower:2.0.1"
 
 
 class ResourceAmounts(Model):
@@ -282,9 +283,28 @@ def _default_celery_pools() -> dict[str, CeleryPool]:
 
 
 class Celery(Model):
+    # The Celery application the workers load (`celery -A <app>`).
+    app: str = Field(default="src.celery_app", pattern=r"^[A-Za-z_][A-Za-z0-9_.:]*$")
     pools: dict[DnsLabel, CeleryPool] = Field(default_factory=_default_celery_pools)
+    # Task name (or glob) -> queue, as the application's task_routes; "default" takes the rest.
+    routes: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(
+        default_factory=lambda: {"src.tasks.ai.*": "ai", "src.tasks.data.*": "data"}
+    )
+    default_queue: str = "default"
     beat: bool = True
     flower: bool = True
+
+    @model_validator(mode="after")
+    def _every_routed_queue_has_a_consumer(self) -> Celery:
+        # The original deployment routed tasks to queues no worker consumed: they waited forever.
+        consumed = sorted({queue for pool in self.pools.values() for queue in pool.queues})
+        for task, queue in {**self.routes, "(default queue)": self.default_queue}.items():
+            if queue not in consumed:
+                raise ValueError(
+                    f"routes send {task!r} to queue {queue!r}, which no pool consumes; "
+                    f"pools consume: {', '.join(consumed) or 'nothing'}"
+                )
+        return self
 
 
 class RateLimit(Model):
@@ -421,6 +441,12 @@ class Redis(Model):
 class Rabbitmq(Model):
     replicas: Annotated[int, Field(ge=1, le=9)] = 3
     storage_size: MemoryQuantity = "20Gi"
+    storage_class: str | None = None
+    # Publishers are blocked above this share of the memory limit, and below this free disk.
+    memory_high_watermark: Annotated[float, Field(ge=0.2, le=0.9)] = 0.6
+    disk_free_limit: MemoryQuantity = "2Gi"
+    # TLS for AMQP from this Kubernetes TLS Secret; None keeps AMQP in-cluster plain (NetworkPolicy).
+    tls_secret_name: DnsName | None = None
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="1", memory="2Gi"),
         limits=ResourceAmounts(cpu="1", memory="2Gi"),

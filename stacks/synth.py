@@ -21,6 +21,7 @@ from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
 from stacks.mock_engine import PROJECT_ROOT, run_program
+from stacks.policy import environment_warnings
 from stacks.render_output import config_files, manifests, plan
 from stacks.stack_file import StackFileError, read_stack_file
 from stacks.validate import CrdSchemas, Finding, crds_dir, validate_manifests
@@ -37,6 +38,7 @@ class SynthResult:
     outputs: dict[str, Any]
     encrypted_paths: list[str]
     crds_folder: Path | None
+    warnings: list[str]
 
 
 class SynthError(Exception):
@@ -90,6 +92,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         render.outputs,
         stack_file.encrypted_paths,
         folder if crds else None,
+        environment_warnings(settings),
     )
 
 
@@ -106,6 +109,7 @@ def summary(result: SynthResult, stack: str) -> str:
         )
         lines.append(f"{kind:<28}{count:>6}  {', '.join(methods)}")
     lines.append("")
+    lines += [f"warning: {warning}" for warning in result.warnings]
     if result.crds_folder is None:
         lines.append("warning: CRD folder not found (set TEKNOFEST_CRDS_DIR); custom resources were not validated")
     for path in result.encrypted_paths:

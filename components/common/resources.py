@@ -18,6 +18,7 @@ _BUILT_IN: dict[tuple[str, str], Any] = {
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("scheduling.k8s.io/v1", "PriorityClass"): k8s.scheduling.v1.PriorityClass,
 }
 
 
@@ -41,5 +42,10 @@ def create(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Cus
 
 def _snake_top_level(body: dict[str, Any]) -> dict[str, Any]:
     # Resource constructors take snake_case arguments; nested dicts pass through as written.
-    renames = {"stringData": "string_data", "automountServiceAccountToken": "automount_service_account_token"}
+    renames = {
+        "stringData": "string_data",
+        "automountServiceAccountToken": "automount_service_account_token",
+        "preemptionPolicy": "preemption_policy",
+        "globalDefault": "global_default",
+    }
     return {renames.get(key, key): value for key, value in body.items()}

@@ -62,6 +62,10 @@ class RedisCluster(pulumi.ComponentResource):
                 "type": "Opaque",
                 "stringData": {
                     "url": self.url,
+                    # Celery results in their own database, apart from the application's cache.
+                    "celery-result-backend": pulumi.Output.secret(
+                        password.result.apply(lambda pw: f"redis://:{pw}@{self.master_endpoint}/1")
+                    ),
                     "password": pulumi.Output.secret(password.result),
                     "sentinel-password": pulumi.Output.secret(sentinel_password.result),
                 },

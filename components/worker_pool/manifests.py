@@ -59,6 +59,15 @@ class WorkerPoolSpec:
     prometheus_url: str | None = None
     priority_class_name: str | None = None
     extra_annotations: dict[str, str] = field(default_factory=dict)
+    # Workers without HTTP: liveness and readiness run this command (e.g. `celery inspect ping`).
+    exec_probe: tuple[str, ...] | None = None
+    exec_probe_period_seconds: int = 60
+    # A fixed count (no autoscaler), e.g. Celery beat, which must never run twice.
+    replicas: int | None = None
+    recreate: bool = False
+    # KEDA rabbitmq triggers: (queue, messages per pod); they replace the CPU/memory triggers.
+    queue_triggers: tuple[tuple[str, int], ...] = ()
+    trigger_authentication: str | None = None
 
     @property
     def selector(self) -> dict[str, str]:
@@ -78,7 +87,8 @@ def pool_manifests(spec: WorkerPoolSpec) -> list[dict[str, Any]]:
     objects = [service_account(spec.name, spec.namespace, spec.labels), deployment(spec)]
     objects += services(spec)
     objects.append(pod_disruption_budget(spec.name, spec.namespace, spec.labels, spec.selector))
-    objects.append(scaled_object(spec) if spec.autoscaling.engine == "keda" else horizontal_pod_autoscaler(spec))
+    if spec.replicas is None:
+        objects.append(scaled_object(spec) if spec.autoscaling.engine == "keda" else horizontal_pod_autoscaler(spec))
     if spec.autoscaling.vpa_recommendations:
         objects.append(vertical_pod_autoscaler(spec))
     if spec.http_port is not None:
@@ -115,6 +125,15 @@ def _container(spec: WorkerPoolSpec) -> dict[str, Any]:
         del container["lifecycle"]
     if spec.http_port is not None:
         container["ports"] = [{"name": "http", "containerPort": spec.http_port, "protocol": "TCP"}]
+    if spec.exec_probe is not None:
+        command_probe = {
+            "exec": {"command": list(spec.exec_probe)},
+            "periodSeconds": spec.exec_probe_period_seconds,
+            "timeoutSeconds": 30,
+            "failureThreshold": 3,
+        }
+        container["livenessProbe"] = command_probe
+        container["readinessProbe"] = dict(command_probe)
     if spec.http_port is not None and spec.probes is not None:
         p = spec.probes
 
@@ -164,11 +183,15 @@ def deployment(spec: WorkerPoolSpec) -> dict[str, Any]:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata(spec.name, spec.namespace, spec.labels),
-        # No spec.replicas: the autoscaler owns the count, and `pulumi up` must not reset it.
+        # No spec.replicas unless fixed: an autoscaler owns the count, and `pulumi up` must not reset it.
         "spec": {
+            **({"replicas": spec.replicas} if spec.replicas is not None else {}),
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": spec.selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            # Recreate: the old pod is gone before the new one starts (beat must never run twice).
+            "strategy": {"type": "Recreate"}
+            if spec.recreate
+            else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
             "template": {
                 "metadata": {
                     "labels": spec.labels,
@@ -228,6 +251,17 @@ def scaled_object(spec: WorkerPoolSpec) -> dict[str, Any]:
         {"type": "cpu", "metricType": "Utilization", "metadata": {"value": str(a.cpu_utilization)}},
         {"type": "memory", "metricType": "Utilization", "metadata": {"value": str(a.memory_utilization)}},
     ]
+    if spec.queue_triggers:
+        # A worker pool scales on the work waiting for it, not on how busy its CPUs look.
+        triggers = [
+            {
+                "type": "rabbitmq",
+                "name": f"queue-{queue}",
+                "metadata": {"protocol": "amqp", "queueName": queue, "mode": "QueueLength", "value": str(per_pod)},
+                "authenticationRef": {"name": spec.trigger_authentication},
+            }
+            for queue, per_pod in spec.queue_triggers
+        ]
     if a.http_requests_per_second is not None and spec.request_rate_query and spec.prometheus_url:
         triggers.append(
             {
@@ -265,6 +299,8 @@ def horizontal_pod_autoscaler(spec: WorkerPoolSpec) -> dict[str, Any]:
     metrics: list[dict[str, Any]] = [
         {"type": "Resource", "resource": {"name": name, "target": {"type": "Utilization", "averageUtilization": value}}}
         for name, value in (("cpu", a.cpu_utilization), ("memory", a.memory_utilization))
+        # Queue workers fall back to CPU alone: their memory follows the tasks, not the load.
+        if name == "cpu" or not spec.queue_triggers
     ]
     if a.http_requests_per_second is not None and spec.http_port is not None:
         # Served by a custom-metrics adapter (prometheus-adapter); without one the HPA scales on the others.

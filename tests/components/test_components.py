@@ -8,10 +8,11 @@ from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, Lo
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
 from components.postgres.manifests import PostgresSpec
+from components.rabbitmq.kubernetes import RabbitmqBroker, RabbitmqBrokerArgs
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
 from components.redis.manifests import RedisSpec
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
-from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
+from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec, platform_specs
 from stacks.mock_engine import SECRET_SIG, SIG_KEY, RegisteredResource, StackRender, run_under_mocks, unwrap
 from stacks.settings import PlatformSettings
 
@@ -135,7 +136,12 @@ def test_redis_cluster_generates_passwords_and_a_client_secret(production_settin
     assert set(secrets) == {"redis-auth", "redis-client"}
     for secret in secrets.values():
         assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
-    assert set(unwrap(secrets["redis-client"].inputs)["stringData"]) == {"url", "password", "sentinel-password"}
+    assert set(unwrap(secrets["redis-client"].inputs)["stringData"]) == {
+        "url",
+        "celery-result-backend",
+        "password",
+        "sentinel-password",
+    }
 
 
 def test_postgres_cluster_installs_pinned_operators_and_generates_the_password(
@@ -164,3 +170,24 @@ def test_postgres_cluster_installs_pinned_operators_and_generates_the_password(
         lambda: PostgresCluster("postgres", PostgresClusterArgs(PostgresSpec(without, clients=())))
     )
     assert not any(r.type.endswith(":Release") for r in render.resources)
+
+
+def test_rabbitmq_broker_owns_its_credentials(production_settings: PlatformSettings) -> None:
+    spec = platform_specs(production_settings).rabbitmq
+    render = run_under_mocks(lambda: RabbitmqBroker("rabbitmq", RabbitmqBrokerArgs(spec)))
+    children = children_of(render, "teknofest:platform:RabbitmqBroker")
+    secrets = {unwrap(r.inputs)["metadata"]["name"]: r for r in children if r.type.endswith(":Secret")}
+    assert set(secrets) == {"rabbitmq-default-user", "rabbitmq-client"}
+    assert set(unwrap(secrets["rabbitmq-default-user"].inputs)["stringData"]) == {
+        "username",
+        "password",
+        "default_user.conf",
+        "host",
+        "port",
+        "provider",
+        "type",
+    }
+    for secret in secrets.values():
+        assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
+    assert any(r.type.endswith(":RabbitmqCluster") for r in children)
+    assert sum(r.type.endswith(":RandomPassword") for r in children) == 1

@@ -84,6 +84,18 @@ def test_production_holds_the_whole_slice(rendered: dict[str, SynthResult]) -> N
         f"secret-{ns}-postgres-app.yaml",
         f"secret-{ns}-postgres-client.yaml",
         f"networkpolicy-{ns}-api-to-postgres.yaml",
+        f"rabbitmqcluster-{ns}-rabbitmq.yaml",
+        f"triggerauthentication-{ns}-rabbitmq-keda.yaml",
+        f"servicemonitor-{ns}-rabbitmq.yaml",
+        f"secret-{ns}-rabbitmq-default-user.yaml",
+        f"secret-{ns}-rabbitmq-client.yaml",
+        *[f"deployment-{ns}-celery-{pool}.yaml" for pool in ("default", "ai", "data", "beat")],
+        *[f"scaledobject-{ns}-celery-{pool}.yaml" for pool in ("default", "ai", "data")],
+        *[f"networkpolicy-{ns}-celery-{pool}-to-rabbitmq.yaml" for pool in ("default", "ai", "data", "beat")],
+        f"deployment-{ns}-flower.yaml",
+        f"service-{ns}-flower.yaml",
+        "priorityclass-cluster-teknofest-production-gpu.yaml",
+        "priorityclass-cluster-teknofest-production-batch.yaml",
     }
     assert expected <= names
 
@@ -120,19 +132,17 @@ def test_outputs_for_dashboards(rendered: dict[str, SynthResult]) -> None:
         "kubectl -n teknofest-production port-forward svc/haproxy-stats 8404:8404"
     )
     assert outputs["pools"]["api"] == {"minReplicas": 2, "maxReplicas": 20, "autoscaler": "keda"}
-    # API 2-20 x (500m, 1Gi); HAProxy 3 x (250m, 256Mi); Redis 3 x (500m + 50m exporter,
-    # 1536Mi + 64Mi); Sentinels 3 x (50m, 64Mi); redis-master proxies 2 x (50m, 64Mi).
-    fixed_cpu, fixed_gib = 0.75 + 1.65 + 0.15 + 0.1, 0.75 + 4.6875 + 0.1875 + 0.125
-    assert outputs["requested"]["atMinimum"] == {
-        "cpuCores": round(1 + fixed_cpu, 3),
-        "memoryGiB": round(2 + fixed_gib, 3),
-        "gpus": 0,
-    }
-    assert outputs["requested"]["atMaximum"] == {
-        "cpuCores": round(10 + fixed_cpu, 3),
-        "memoryGiB": round(20 + fixed_gib, 3),
-        "gpus": 0,
-    }
+    # Fixed: HAProxy 3 x (250m, 256Mi); Redis 3 x (500m + 50m exporter, 1536Mi + 64Mi); Sentinels
+    # 3 x (50m, 64Mi); redis-master 2 x (50m, 64Mi); beat and Flower 1 x (100m, 256Mi) each.
+    # Autoscaled at (min, max): API 2-20 and the Celery pools default 2-10, ai 2-4 (1 GPU each),
+    # data 2-10, all at (500m, 1Gi). (RabbitMQ and Postgres pods are the operators'.)
+    fixed_cpu, fixed_gib = 0.75 + 1.65 + 0.15 + 0.1 + 0.2, 0.75 + 4.6875 + 0.1875 + 0.125 + 0.5
+    for bound, pods, gpus in (("atMinimum", 2 + 6, 2), ("atMaximum", 20 + 24, 4)):
+        assert outputs["requested"][bound] == {
+            "cpuCores": round(0.5 * pods + fixed_cpu, 3),
+            "memoryGiB": round(1.0 * pods + fixed_gib, 3),
+            "gpus": gpus,
+        }
     assert outputs["endpoints"]["redisMaster"] == "redis://redis-master.teknofest-production.svc:6379"
     assert outputs["endpoints"]["redisSentinel"] == "redis-sentinel.teknofest-production.svc:26379"
     assert outputs["redis"]["url"] == "[secret]" and outputs["redis"]["masterName"] == "teknofest"
@@ -145,7 +155,7 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
     for entry in plan:
         by_type[entry["type"]] = by_type.get(entry["type"], 0) + 1
     assert by_type["pulumi:providers:kubernetes"] == 1
-    assert by_type["teknofest:platform:WorkerPool"] == 1 and by_type["teknofest:platform:LoadBalancer"] == 1
+    assert by_type["teknofest:platform:WorkerPool"] == 6 and by_type["teknofest:platform:LoadBalancer"] == 1
     releases = {
         e["inputs"]["chart"]: e["inputs"]["version"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"
     }
@@ -161,7 +171,13 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
         "teknofest:platform:LoadBalancer::load-balancer",
         "teknofest:platform:RedisCluster::redis",
         "teknofest:platform:PostgresCluster::postgres",
-        None,  # the API Secret, registered by the composition itself
+        "teknofest:platform:RabbitmqBroker::rabbitmq",
+        "teknofest:platform:WorkerPool::celery-default",
+        "teknofest:platform:WorkerPool::celery-ai",
+        "teknofest:platform:WorkerPool::celery-data",
+        "teknofest:platform:WorkerPool::celery-beat",
+        "teknofest:platform:WorkerPool::flower",
+        None,  # the API and Flower Secrets and the PriorityClasses, registered by the composition
     }
 
 

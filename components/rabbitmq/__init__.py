@@ -1,0 +1,1 @@
+"""RabbitMQ through the RabbitMQ Cluster Operator: quorum queues, program-owned credentials."""

@@ -1,0 +1,213 @@
+"""Pure builders: the RabbitmqCluster, its PDB, monitoring, KEDA authentication and NetworkPolicies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import container_resources, metadata, pod_disruption_budget
+from stacks.quantities import memory_bytes
+from stacks.settings import PlatformSettings
+
+CLUSTER = "rabbitmq"
+DEFAULT_USER_SECRET = "rabbitmq-default-user"
+CLIENT_SECRET = "rabbitmq-client"
+TRIGGER_AUTH = "rabbitmq-keda"
+OPERATOR_NAMESPACE = "rabbitmq-system"
+AMQP_PORT = 5672
+PROMETHEUS_PORT = 15692
+MANAGEMENT_PORT = 15672
+# The operator labels the broker's pods and Services with the cluster's name.
+POD_SELECTOR = {"app.kubernetes.io/name": CLUSTER}
+
+
+@dataclass(frozen=True)
+class RabbitmqSpec:
+    settings: PlatformSettings
+    # Pools that publish or consume (the API, the Celery pools, beat, Flower): name -> pod selector.
+    clients: tuple[tuple[str, dict[str, str]], ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return lbl.standard_labels(CLUSTER, "broker", self.settings.environment, self.settings.images.rabbitmq)
+
+    @property
+    def host(self) -> str:
+        return f"{CLUSTER}.{self.namespace}.svc"
+
+
+def additional_config(spec: RabbitmqSpec) -> str:
+    r = spec.settings.rabbitmq
+    lines = [
+        # Declared without an explicit type, queues are quorum queues: replicated, and safe on a node loss.
+        "default_queue_type = quorum",
+        f"vm_memory_high_watermark.relative = {r.memory_high_watermark}",
+        f"disk_free_limit.absolute = {memory_bytes(r.disk_free_limit)}",
+        # The guest user never exists; the program-owned user is the only one.
+        "loopback_users.guest = false",
+        "collect_statistics_interval = 10000",
+    ]
+    if r.tls_secret_name:
+        lines += ["listeners.ssl.default = 5671", "ssl_options.fail_if_no_peer_cert = false"]
+    return "\n".join(lines) + "\n"
+
+
+def rabbitmq_cluster(spec: RabbitmqSpec) -> dict[str, Any]:
+    s, r = spec.settings, spec.settings.rabbitmq
+    persistence: dict[str, Any] = {"storage": r.storage_size}
+    if r.storage_class:
+        persistence["storageClassName"] = r.storage_class
+    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": POD_SELECTOR}}
+    body: dict[str, Any] = {
+        "replicas": r.replicas,
+        "image": s.images.rabbitmq,
+        "persistence": persistence,
+        "resources": container_resources(r.resources),
+        "affinity": {
+            "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+            if s.environment == "production"
+            else {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}
+        },
+        "rabbitmq": {"additionalConfig": additional_config(spec), "additionalPlugins": ["rabbitmq_prometheus"]},
+        # Credentials come from a Secret the program generates, not from the operator.
+        "secretBackend": {"externalSecret": {"name": DEFAULT_USER_SECRET}},
+        "terminationGracePeriodSeconds": 604800 if r.replicas > 1 else 60,
+        "override": {
+            "statefulSet": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [],
+                            "topologySpreadConstraints": [
+                                {
+                                    "maxSkew": 1,
+                                    "topologyKey": "topology.kubernetes.io/zone",
+                                    "whenUnsatisfiable": "ScheduleAnyway",
+                                    "labelSelector": {"matchLabels": POD_SELECTOR},
+                                }
+                            ],
+                        }
+                    }
+                }
+            }
+        },
+    }
+    if r.tls_secret_name:
+        body["tls"] = {"secretName": r.tls_secret_name}
+    return {
+        "apiVersion": "rabbitmq.com/v1beta1",
+        "kind": "RabbitmqCluster",
+        "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+        "spec": body,
+    }
+
+
+def trigger_authentication(spec: RabbitmqSpec) -> dict[str, Any]:
+    """KEDA reads the AMQP URL from the client Secret to measure queue lengths."""
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": metadata(TRIGGER_AUTH, spec.namespace, spec.labels),
+        "spec": {"secretTargetRef": [{"parameter": "host", "name": CLIENT_SECRET, "key": "url"}]},
+    }
+
+
+def service_monitor(spec: RabbitmqSpec) -> dict[str, Any]:
+    # The aggregated endpoint plus per-queue series (messages ready/unacked, consumers) that the
+    # Celery alerts and dashboards need.
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+        "spec": {
+            "selector": {"matchLabels": POD_SELECTOR},
+            "namespaceSelector": {"matchNames": [spec.namespace]},
+            "endpoints": [
+                {"port": "prometheus", "path": "/metrics", "interval": "15s"},
+                {
+                    "port": "prometheus",
+                    "path": "/metrics/detailed",
+                    "params": {"family": ["queue_coarse_metrics", "queue_consumer_count"]},
+                    "interval": "30s",
+                },
+            ],
+        },
+    }
+
+
+def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
+    def tcp(*ports: int) -> list[dict[str, Any]]:
+        return [{"port": port, "protocol": "TCP"} for port in ports]
+
+    def namespace(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    brokers = {"podSelector": {"matchLabels": POD_SELECTOR}}
+    # epmd, Erlang distribution, and the CLI tools' range.
+    inter_node = [*tcp(4369, 25672), {"port": 35672, "endPort": 35682, "protocol": "TCP"}]
+    clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
+    amqp_ports = (AMQP_PORT, 5671) if spec.settings.rabbitmq.tls_secret_name else (AMQP_PORT,)
+    ingress = [
+        {"from": clients, "ports": tcp(*amqp_ports)},
+        # Erlang distribution and peer discovery between the nodes.
+        {"from": [brokers], "ports": inter_node},
+        # The operator configures users and policies over the management API.
+        {"from": [namespace(OPERATOR_NAMESPACE)], "ports": tcp(MANAGEMENT_PORT)},
+    ]
+    if spec.settings.monitoring.enabled:
+        ingress.append({"from": [namespace(spec.settings.monitoring.namespace)], "ports": tcp(PROMETHEUS_PORT)})
+    objects = [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+            "spec": {
+                "podSelector": {"matchLabels": POD_SELECTOR},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": ingress,
+                "egress": [
+                    {"to": [brokers], "ports": inter_node},
+                    # Peer discovery asks the Kubernetes API for the other nodes.
+                    {
+                        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+                        "ports": tcp(443, 6443),
+                    },
+                ],
+            },
+        }
+    ]
+    for client, selector in spec.clients:
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": metadata(f"{client}-to-rabbitmq", spec.namespace, spec.labels),
+                "spec": {
+                    "podSelector": {"matchLabels": selector},
+                    "policyTypes": ["Egress"],
+                    "egress": [{"to": [brokers], "ports": tcp(*amqp_ports)}],
+                },
+            }
+        )
+    return objects
+
+
+def rabbitmq_manifests(spec: RabbitmqSpec) -> list[dict[str, Any]]:
+    objects = [
+        rabbitmq_cluster(spec),
+        pod_disruption_budget(CLUSTER, spec.namespace, spec.labels, POD_SELECTOR),
+        trigger_authentication(spec),
+        *network_policies(spec),
+    ]
+    if spec.settings.monitoring.enabled:
+        objects.append(service_monitor(spec))
+    return objects
+
+
+def amqp_url(spec: RabbitmqSpec, username: str, password: str) -> str:
+    return f"amqp://{username}:{password}@{spec.host}:{AMQP_PORT}/"
