@@ -447,6 +447,10 @@ class Rabbitmq(Model):
     disk_free_limit: MemoryQuantity = "2Gi"
     # TLS for AMQP from this Kubernetes TLS Secret; None keeps AMQP in-cluster plain (NetworkPolicy).
     tls_secret_name: DnsName | None = None
+    # The RabbitMQ Cluster Operator is cluster-wide: install it from one stack only. Its release
+    # manifest at this version carries the CRD that ../shared/crds holds (v2.22.3).
+    install_operator: bool = True
+    operator_version: str = Field(default="2.22.3", pattern=r"^\d+\.\d+\.\d+$")
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="1", memory="2Gi"),
         limits=ResourceAmounts(cpu="1", memory="2Gi"),
@@ -530,6 +534,8 @@ class KubernetesCluster(Model):
     # Kubernetes version the manifests are validated against (kubernetes-validate, strict).
     version: str = Field(default="1.33", pattern=r"^1\.(2[5-9]|3[0-7])$")
     cluster_domain: DnsName = "cluster.local"
+    # Where KEDA's operator runs: it reads queue lengths from RabbitMQ over AMQP.
+    keda_namespace: DnsLabel = "keda"
 
 
 class PlatformSettings(Model):

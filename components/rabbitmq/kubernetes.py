@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.manifests import metadata
@@ -20,6 +21,8 @@ from components.rabbitmq.manifests import (
 )
 
 USERNAME = "teknofest"
+# The operator's own release artifact (namespace rabbitmq-system, CRDs, RBAC, Deployment).
+OPERATOR_MANIFEST = "https://github.com/rabbitmq/cluster-operator/releases/download/v{version}/cluster-operator.yml"
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,17 @@ class RabbitmqBroker(pulumi.ComponentResource):
             },
             child,
         )
-        after = pulumi.ResourceOptions(parent=self, depends_on=[default_user, client])
+        dependencies: list[pulumi.Resource] = [default_user, client]
+        rabbitmq = spec.settings.rabbitmq
+        if rabbitmq.install_operator:
+            dependencies.append(
+                k8s.yaml.v2.ConfigFile(
+                    f"{name}-cluster-operator",
+                    file=OPERATOR_MANIFEST.format(version=rabbitmq.operator_version),
+                    opts=child,
+                )
+            )
+        after = pulumi.ResourceOptions(parent=self, depends_on=dependencies)
         for manifest in rabbitmq_manifests(spec):
             create(manifest, after)
         self.client_secret_name = CLIENT_SECRET

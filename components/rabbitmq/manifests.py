@@ -158,6 +158,8 @@ def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
         {"from": [brokers], "ports": inter_node},
         # The operator configures users and policies over the management API.
         {"from": [namespace(OPERATOR_NAMESPACE)], "ports": tcp(MANAGEMENT_PORT)},
+        # KEDA measures the Celery queues' lengths.
+        {"from": [namespace(spec.settings.kubernetes.keda_namespace)], "ports": tcp(*amqp_ports)},
     ]
     if spec.settings.monitoring.enabled:
         ingress.append({"from": [namespace(spec.settings.monitoring.namespace)], "ports": tcp(PROMETHEUS_PORT)})

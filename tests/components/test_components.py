@@ -191,3 +191,5 @@ def test_rabbitmq_broker_owns_its_credentials(production_settings: PlatformSetti
         assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
     assert any(r.type.endswith(":RabbitmqCluster") for r in children)
     assert sum(r.type.endswith(":RandomPassword") for r in children) == 1
+    (operator,) = [unwrap(r.inputs) for r in children if r.type == "kubernetes:yaml/v2:ConfigFile"]
+    assert operator["file"].endswith("/v2.22.3/cluster-operator.yml")

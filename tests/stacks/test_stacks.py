@@ -160,9 +160,11 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
         e["inputs"]["chart"]: e["inputs"]["version"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"
     }
     assert releases == {"cloudnative-pg": "0.29.0", "plugin-barman-cloud": "0.14.0"}
-    kubernetes_objects = [
-        e for e in plan if e["type"].startswith("kubernetes:") and e["type"] != "kubernetes:helm.sh/v3:Release"
-    ]
+    # Operators installed from their own release artifacts are in the plan, not among the manifests.
+    (operator,) = [e for e in plan if e["type"] == "kubernetes:yaml/v2:ConfigFile"]
+    assert operator["inputs"]["file"].endswith("/v2.22.3/cluster-operator.yml")
+    installers = {"kubernetes:helm.sh/v3:Release", "kubernetes:yaml/v2:ConfigFile"}
+    kubernetes_objects = [e for e in plan if e["type"].startswith("kubernetes:") and e["type"] not in installers]
     assert len(kubernetes_objects) == len(rendered["production"].manifests)
     parents = {e["parent"] for e in kubernetes_objects}
     assert parents == {

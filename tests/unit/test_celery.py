@@ -176,6 +176,9 @@ def test_rabbitmq_cluster(specs: PlatformSpecs) -> None:
     assert auth == {"secretTargetRef": [{"parameter": "host", "name": "rabbitmq-client", "key": "url"}]}
     monitor = found[("ServiceMonitor", "rabbitmq")]["spec"]["endpoints"][1]
     assert monitor["path"] == "/metrics/detailed" and "queue_coarse_metrics" in monitor["params"]["family"]
+    ingress = found[("NetworkPolicy", "rabbitmq")]["spec"]["ingress"]
+    keda = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+    assert {"from": [keda], "ports": [{"port": 5672, "protocol": "TCP"}]} in ingress
     clients = {name for kind, name in found if kind == "NetworkPolicy" and name.endswith("-to-rabbitmq")}
     assert clients == {
         f"{p}-to-rabbitmq" for p in ("api", "celery-ai", "celery-data", "celery-default", "celery-beat", "flower")
