@@ -153,4 +153,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) stopped early: not an error of ours, and no traceback.
+        sys.stderr.close()
+        sys.exit(0)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from stacks.settings import Resources
+from stacks.settings import PlatformSettings, Resources
 
 
 def metadata(
@@ -24,6 +25,38 @@ def container_resources(resources: Resources) -> dict[str, Any]:
         "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
         "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
     }
+
+
+def client_egress_policies(
+    clients: tuple[tuple[str, dict[str, str]], ...],
+    target: str,
+    namespace: str,
+    labels: dict[str, str],
+    egress: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One policy per client pool, "<client>-to-<target>", allowing the given egress rules."""
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": metadata(f"{client}-to-{target}", namespace, labels),
+            "spec": {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Egress"], "egress": egress},
+        }
+        for client, selector in clients
+    ]
+
+
+@dataclass(frozen=True)
+class BackingServiceSpec:
+    """What a backing service (database, cache, broker) is built from: the stack's settings and the
+    pools that use it (name -> pod selector), which its NetworkPolicies admit."""
+
+    settings: PlatformSettings
+    clients: tuple[tuple[str, dict[str, str]], ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
 
 
 def pod_disruption_budget(

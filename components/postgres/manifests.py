@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata
+from components.common.manifests import BackingServiceSpec, client_egress_policies, container_resources, metadata
 from components.postgres.parameters import tuned_parameters
 from components.postgres.pgbouncer import pgbouncer_parameters
-from stacks.settings import PlatformSettings
 
 CLUSTER = "postgres"
 APP_SECRET = "postgres-app"
@@ -28,15 +27,7 @@ def pooler_name(kind: str) -> str:
 
 
 @dataclass(frozen=True)
-class PostgresSpec:
-    settings: PlatformSettings
-    # Pools that may use the database (the API, later the Celery pools): name -> pod selector.
-    clients: tuple[tuple[str, dict[str, str]], ...]
-
-    @property
-    def namespace(self) -> str:
-        return self.settings.namespace
-
+class PostgresSpec(BackingServiceSpec):
     @property
     def labels(self) -> dict[str, str]:
         return lbl.standard_labels(CLUSTER, "database", self.settings.environment, self.settings.images.postgres)
@@ -283,20 +274,9 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
             for k in ("rw", "ro")
         ],
     ]
-    for client, selector in spec.clients:
-        objects.append(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "NetworkPolicy",
-                "metadata": metadata(f"{client}-to-postgres", spec.namespace, spec.labels),
-                "spec": {
-                    "podSelector": {"matchLabels": selector},
-                    "policyTypes": ["Egress"],
-                    "egress": [{"to": poolers, "ports": tcp}],
-                },
-            }
-        )
-    return objects
+    return objects + client_egress_policies(
+        spec.clients, "postgres", spec.namespace, spec.labels, [{"to": poolers, "ports": tcp}]
+    )
 
 
 def database_url(spec: PostgresSpec, password: str, kind: str = "rw") -> str:

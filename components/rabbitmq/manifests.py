@@ -6,9 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata, pod_disruption_budget
+from components.common.manifests import (
+    BackingServiceSpec,
+    client_egress_policies,
+    container_resources,
+    metadata,
+    pod_disruption_budget,
+)
 from stacks.quantities import memory_bytes
-from stacks.settings import PlatformSettings
 
 CLUSTER = "rabbitmq"
 DEFAULT_USER_SECRET = "rabbitmq-default-user"
@@ -23,15 +28,7 @@ POD_SELECTOR = {"app.kubernetes.io/name": CLUSTER}
 
 
 @dataclass(frozen=True)
-class RabbitmqSpec:
-    settings: PlatformSettings
-    # Pools that publish or consume (the API, the Celery pools, beat, Flower): name -> pod selector.
-    clients: tuple[tuple[str, dict[str, str]], ...]
-
-    @property
-    def namespace(self) -> str:
-        return self.settings.namespace
-
+class RabbitmqSpec(BackingServiceSpec):
     @property
     def labels(self) -> dict[str, str]:
         return lbl.standard_labels(CLUSTER, "broker", self.settings.environment, self.settings.images.rabbitmq)
@@ -183,20 +180,9 @@ def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
             },
         }
     ]
-    for client, selector in spec.clients:
-        objects.append(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "NetworkPolicy",
-                "metadata": metadata(f"{client}-to-rabbitmq", spec.namespace, spec.labels),
-                "spec": {
-                    "podSelector": {"matchLabels": selector},
-                    "policyTypes": ["Egress"],
-                    "egress": [{"to": [brokers], "ports": tcp(*amqp_ports)}],
-                },
-            }
-        )
-    return objects
+    return objects + client_egress_policies(
+        spec.clients, "rabbitmq", spec.namespace, spec.labels, [{"to": [brokers], "ports": tcp(*amqp_ports)}]
+    )
 
 
 def rabbitmq_manifests(spec: RabbitmqSpec) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.manifests import (
+    BackingServiceSpec,
+    client_egress_policies,
     container_resources,
     metadata,
     pod_disruption_budget,
@@ -63,15 +65,7 @@ def redis_inputs(settings: PlatformSettings) -> RedisInputs:
 
 
 @dataclass(frozen=True)
-class RedisSpec:
-    settings: PlatformSettings
-    # Pools that may use Redis (the API, later the Celery pools): name -> pod selector.
-    clients: tuple[tuple[str, dict[str, str]], ...]
-
-    @property
-    def namespace(self) -> str:
-        return self.settings.namespace
-
+class RedisSpec(BackingServiceSpec):
     @property
     def instances(self) -> int:
         return 1 + self.settings.redis.replicas
@@ -147,7 +141,16 @@ def redis_manifests(spec: RedisSpec) -> list[dict[str, Any]]:
         pod_disruption_budget(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL)),
         pod_disruption_budget(MASTER_PROXY, spec.namespace, proxy_labels, lbl.selector_labels(MASTER_PROXY)),
         *_network_policies(spec, redis_labels, monitoring),
-        *[client_egress_policy(spec, f"{client}-to-redis", selector) for client, selector in spec.clients],
+        *client_egress_policies(
+            spec.clients,
+            "redis",
+            spec.namespace,
+            lbl.standard_labels(REDIS, "cache", s.environment),
+            [
+                {"to": [{"podSelector": {"matchLabels": lbl.selector_labels(MASTER_PROXY)}}], "ports": [tcp(6379)]},
+                {"to": [{"podSelector": {"matchLabels": lbl.selector_labels(SENTINEL)}}], "ports": [tcp(26379)]},
+            ],
+        ),
     ]
     if monitoring:
         objects.append(
@@ -456,26 +459,3 @@ def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str |
 
 def tcp(port: int) -> dict[str, Any]:
     return {"port": port, "protocol": "TCP"}
-
-
-def client_egress_policy(spec: RedisSpec, name: str, selector: dict[str, str]) -> dict[str, Any]:
-    """What a client pool needs to reach Redis: the master endpoint and the Sentinels."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(name, spec.namespace, lbl.standard_labels(REDIS, "cache", spec.settings.environment)),
-        "spec": {
-            "podSelector": {"matchLabels": selector},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [{"podSelector": {"matchLabels": lbl.selector_labels(MASTER_PROXY)}}],
-                    "ports": [{"port": 6379, "protocol": "TCP"}],
-                },
-                {
-                    "to": [{"podSelector": {"matchLabels": lbl.selector_labels(SENTINEL)}}],
-                    "ports": [{"port": 26379, "protocol": "TCP"}],
-                },
-            ],
-        },
-    }
