@@ -296,6 +296,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "postgresRo": f"postgres-ro.{ns}.svc:5432",
             "redisMaster": f"redis://{redis.master_endpoint}",
             "rabbitmqAmqp": f"amqp://{broker.amqp_endpoint}",
+            "rabbitmqManagement": broker.management_endpoint,
             "rabbitmqManagementPortForward": f"kubectl -n {ns} port-forward svc/rabbitmq 15672:15672",
             "flowerPortForward": f"kubectl -n {ns} port-forward svc/flower {FLOWER_PORT}:{FLOWER_PORT}"
             if specs.flower

@@ -143,6 +143,12 @@ def test_outputs_for_dashboards(rendered: dict[str, SynthResult]) -> None:
             "memoryGiB": round(1.0 * pods + fixed_gib, 3),
             "gpus": gpus,
         }
+    assert outputs["endpoints"]["rabbitmqManagement"] == "http://rabbitmq.teknofest-production.svc:15672"
+    assert (
+        outputs["endpoints"]["flowerPortForward"] == "kubectl -n teknofest-production port-forward svc/flower 5555:5555"
+    )
+    assert outputs["rabbitmq"]["url"] == "[secret]" and outputs["flowerCredentials"]["password"] == "[secret]"
+    assert outputs["pools"]["celery-ai"] == {"minReplicas": 2, "maxReplicas": 4, "queues": ["ai"], "gpus": 1}
     assert outputs["endpoints"]["redisMaster"] == "redis://redis-master.teknofest-production.svc:6379"
     assert outputs["endpoints"]["redisSentinel"] == "redis-sentinel.teknofest-production.svc:26379"
     assert outputs["redis"]["url"] == "[secret]" and outputs["redis"]["masterName"] == "teknofest"
