@@ -114,6 +114,7 @@ def validate_manifests(
             path = "/".join(str(part) for part in exc.path) if hasattr(exc, "path") else ""
             findings.append(Finding(label, f"{path}: {exc.message if hasattr(exc, 'message') else exc}"))
     findings += structural_findings(manifests)
+    findings += monitor_findings(manifests)
     return findings, checked_by
 
 
@@ -158,3 +159,91 @@ def _all_label_sets(m: dict[str, Any]) -> Iterable[tuple[str, dict[str, str]]]:
     template = m.get("spec", {}).get("template") if isinstance(m.get("spec"), dict) else None
     if isinstance(template, dict):
         yield "template", template.get("metadata", {}).get("labels", {}) or {}
+
+
+def _operator_services(manifests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Services that operators create from the custom resources we render (RabbitMQ Cluster Operator)."""
+    services = []
+    for m in manifests.values():
+        if m["kind"] == "RabbitmqCluster":
+            name, ns = m["metadata"]["name"], m["metadata"].get("namespace", "")
+            labels = {
+                "app.kubernetes.io/name": name,
+                "app.kubernetes.io/component": "rabbitmq",
+                "app.kubernetes.io/part-of": "rabbitmq",
+            }
+            for service, ports in (
+                (name, ["amqp", "management", "prometheus"]),
+                (f"{name}-nodes", ["epmd", "cluster-rpc"]),
+            ):
+                services.append(
+                    {
+                        "kind": "Service",
+                        "metadata": {"name": service, "namespace": ns, "labels": labels},
+                        "spec": {"ports": [{"name": p} for p in ports]},
+                    }
+                )
+    return services
+
+
+def _pod_templates(manifests: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, str], set[str]]]:
+    """(owner, namespace, pod labels, container port names) of every pod the stack will run,
+    including those CloudNativePG creates for Clusters and Poolers."""
+    pods = []
+    for label, m in manifests.items():
+        ns = m["metadata"].get("namespace", "")
+        if m["kind"] in _POD_TEMPLATE_KINDS:
+            template = m["spec"]["template"]
+            ports = {p.get("name", "") for c in template["spec"]["containers"] for p in c.get("ports", [])}
+            pods.append((label, ns, template["metadata"].get("labels", {}), ports))
+        elif m["kind"] == "Cluster" and m["apiVersion"].startswith("postgresql.cnpg.io/"):
+            pods.append((label, ns, {"cnpg.io/cluster": m["metadata"]["name"]}, {"postgresql", "metrics"}))
+        elif m["kind"] == "Pooler" and m["apiVersion"].startswith("postgresql.cnpg.io/"):
+            pods.append((label, ns, {"cnpg.io/poolerName": m["metadata"]["name"]}, {"pgbouncer", "metrics"}))
+    return pods
+
+
+def monitor_targets(manifests: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """What each ServiceMonitor/PodMonitor would scrape: the Services (or pod owners) it selects that
+    expose every endpoint port it names."""
+    services = [m for m in manifests.values() if m["kind"] == "Service"] + _operator_services(manifests)
+    pods = _pod_templates(manifests)
+    targets: dict[str, list[str]] = {}
+    for label, m in manifests.items():
+        if m["kind"] not in ("ServiceMonitor", "PodMonitor"):
+            continue
+        spec = m["spec"]
+        namespaces = spec.get("namespaceSelector", {}).get("matchNames") or [m["metadata"].get("namespace", "")]
+        selector = spec.get("selector", {}).get("matchLabels", {})
+        if m["kind"] == "ServiceMonitor":
+            wanted = {e.get("port") for e in spec.get("endpoints", [])}
+            targets[label] = [
+                s["metadata"]["name"]
+                for s in services
+                if s["metadata"].get("namespace", "") in namespaces
+                and _matches(selector, s["metadata"].get("labels", {}) or {})
+                and wanted <= {p.get("name") for p in s["spec"].get("ports", [])}
+            ]
+        else:
+            wanted = {e.get("port") for e in spec.get("podMetricsEndpoints", [])}
+            targets[label] = [
+                owner
+                for owner, ns, labels, ports in pods
+                if ns in namespaces and _matches(selector, labels) and wanted <= ports
+            ]
+    return targets
+
+
+def monitor_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
+    """A monitor that matches nothing scrapes nothing (the original deployment's ServiceMonitor);
+    one that matches two Services with the same port scrapes every pod twice."""
+    findings = []
+    for label, found in monitor_targets(manifests).items():
+        kind = manifests[label]["kind"]
+        if not found:
+            findings.append(Finding(label, f"{kind} selects no Service/pod that exposes its port(s)"))
+        elif kind == "ServiceMonitor" and len(found) > 1:
+            findings.append(
+                Finding(label, f"ServiceMonitor selects {len(found)} Services with its port: {sorted(found)}")
+            )
+    return findings

@@ -5,6 +5,9 @@ from __future__ import annotations
 PART_OF = "teknofest-platform"
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
+# Carried by exactly the one Service a ServiceMonitor should scrape: a headless twin with the same
+# pods and port would otherwise make every pod a target twice.
+METRICS_SERVICE = "teknofest.org/metrics"
 # Names ConfigMaps whose data is a generated config file, so the offline synth can write it out.
 RENDERED_CONFIG_ANNOTATION = "teknofest.org/rendered-config"
 

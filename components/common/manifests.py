@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.common import labels as lbl
 from stacks.settings import PlatformSettings, Resources
 
 
@@ -112,7 +113,7 @@ def service_monitor(
         "kind": "ServiceMonitor",
         "metadata": metadata(name, namespace, labels),
         "spec": {
-            "selector": {"matchLabels": dict(selector)},
+            "selector": {"matchLabels": {**selector, lbl.METRICS_SERVICE: "true"}},
             "namespaceSelector": {"matchNames": [namespace]},
             "endpoints": [{"port": port, "path": path, "interval": "15s", "scrapeTimeout": "10s"}],
         },

@@ -282,7 +282,7 @@ def stats_service(spec: LoadBalancerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(STATS_SERVICE, spec.namespace, spec.labels),
+        "metadata": metadata(STATS_SERVICE, spec.namespace, {**spec.labels, lbl.METRICS_SERVICE: "true"}),
         "spec": {
             "type": "ClusterIP",
             "selector": spec.selector,

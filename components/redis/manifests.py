@@ -132,7 +132,12 @@ def redis_manifests(spec: RedisSpec) -> list[dict[str, Any]]:
         _service(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
         _service(MASTER_PROXY, spec.namespace, proxy_labels, lbl.selector_labels(MASTER_PROXY), "redis", 6379),
         _service(
-            f"{REDIS}-metrics", spec.namespace, redis_labels, lbl.selector_labels(REDIS), "metrics", EXPORTER_PORT
+            f"{REDIS}-metrics",
+            spec.namespace,
+            {**redis_labels, lbl.METRICS_SERVICE: "true"},
+            lbl.selector_labels(REDIS),
+            "metrics",
+            EXPORTER_PORT,
         ),
         _redis_stateful_set(spec, files, redis_labels),
         _sentinel_stateful_set(spec, files, sentinel_labels),

@@ -213,7 +213,7 @@ def services(spec: WorkerPoolSpec) -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": metadata(spec.name, spec.namespace, spec.labels),
+            "metadata": metadata(spec.name, spec.namespace, {**spec.labels, lbl.METRICS_SERVICE: "true"}),
             "spec": {"type": "ClusterIP", "selector": spec.selector, "ports": port},
         },
         {

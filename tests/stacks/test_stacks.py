@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import yaml
 
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.synth import SynthResult, main, synth
+from stacks.validate import monitor_findings, monitor_targets
 from tests.conftest import STACKS
 
 _renders: dict[str, SynthResult] = {}
@@ -256,3 +258,39 @@ def test_under_pulumi_a_bad_value_is_a_run_error_without_traceback() -> None:
     assert "invalid configuration in Pulumi.production.yaml" in message
     assert "teknofest-platform:api.minReplicas = 0" in message
     assert "Traceback" not in message
+
+
+def test_every_monitor_scrapes_exactly_one_rendered_target(rendered: dict[str, SynthResult]) -> None:
+    manifests = rendered["production"].manifests
+    prefix = ("servicemonitor-teknofest-production-", "podmonitor-teknofest-production-")
+    targets = {
+        name.removeprefix(prefix[0]).removeprefix(prefix[1]).removesuffix(".yaml"): found
+        for name, found in monitor_targets(manifests).items()
+    }
+    assert targets == {
+        "api": ["api"],
+        "flower": ["flower"],
+        "haproxy": ["haproxy-stats"],
+        "redis": ["redis-metrics"],
+        "rabbitmq": ["rabbitmq"],  # the Service the RabbitMQ operator creates for the cluster
+        "postgres": ["cluster-teknofest-production-postgres.yaml"],
+        "postgres-pooler-rw": ["pooler-teknofest-production-postgres-pooler-rw.yaml"],
+        "postgres-pooler-ro": ["pooler-teknofest-production-postgres-pooler-ro.yaml"],
+    }
+
+
+def test_monitors_that_miss_or_double_scrape_are_findings(rendered: dict[str, SynthResult]) -> None:
+    manifests = copy.deepcopy(rendered["production"].manifests)
+    api_monitor = manifests["servicemonitor-teknofest-production-api.yaml"]["spec"]
+    api_monitor["selector"]["matchLabels"].pop("teknofest.org/metrics")  # now matches api and api-headless
+    manifests["servicemonitor-teknofest-production-haproxy.yaml"]["spec"]["endpoints"][0]["port"] = "metrics"
+    pod_monitor = manifests["podmonitor-teknofest-production-postgres.yaml"]["spec"]
+    pod_monitor["selector"]["matchLabels"] = {"cnpg.io/cluster": "pg"}
+    messages = {f.manifest: f.message for f in monitor_findings(manifests)}
+    nothing = "selects no Service/pod that exposes its port(s)"
+    assert messages == {
+        "servicemonitor-teknofest-production-api.yaml": "ServiceMonitor selects 2 Services with its port: "
+        "['api', 'api-headless']",
+        "servicemonitor-teknofest-production-haproxy.yaml": f"ServiceMonitor {nothing}",
+        "podmonitor-teknofest-production-postgres.yaml": f"PodMonitor {nothing}",
+    }
