@@ -15,6 +15,7 @@ from components.common.resources import create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
+from components.monitoring.manifests import prometheus_rule
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
 from components.postgres.kubernetes import CLIENT_SECRET as POSTGRES_CLIENT_SECRET
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
@@ -246,6 +247,8 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
     )
     for manifest in priority_classes(settings):
         create(manifest, with_provider)
+    if settings.monitoring.enabled:
+        create(prometheus_rule(settings), in_namespace)
     for worker in specs.workers:
         WorkerPool(
             worker.name, WorkerPoolArgs(worker), pulumi.ResourceOptions(providers=[provider], depends_on=backing)

@@ -473,6 +473,11 @@ class Monitoring(Model):
     prometheus_replicas: Annotated[int, Field(ge=1, le=5)] = 2
     alertmanager_replicas: Annotated[int, Field(ge=1, le=5)] = 3
     elasticsearch: bool = True
+    # Service level objectives the alerts are written against.
+    availability_slo: Annotated[float, Field(ge=0.9, le=0.9999)] = 0.999
+    latency_p95_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+    latency_p99_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    runbook_base_url: str = Field(default="https://runbooks.teknofest.example.org/platform", pattern=r"^https?://\S+$")
 
 
 class S3Credentials(Model):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -34,7 +35,8 @@ from websockets.sync.client import connect
 
 from components.load_balancer.haproxy_config import Peer, render_haproxy_cfg
 from components.load_balancer.manifests import haproxy_inputs
-from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
+from components.monitoring.alert_rules import rule_groups
+from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec, request_rate_query
 from stacks.settings import PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, free_port, wait_for
 from tests.integration.dns_stub import DnsStub
@@ -339,3 +341,26 @@ def test_a_killed_backend_is_taken_out_within_3_s_with_no_failed_request(lab: La
     assert failures == [], json.dumps(failures[:5])
     assert after_down and all(backend != victim for _, _, backend in after_down)
     assert {backend for _, _, backend in after_down} == set(BACKENDS) - {victim}
+
+
+def test_every_haproxy_series_the_alerts_and_autoscaler_use_is_exported(
+    lab: Lab, production_settings: PlatformSettings
+) -> None:
+    """Rules and the KEDA query name HAProxy series; the real exporter must serve each one."""
+    used = set(re.findall(r"\bhaproxy_[a-z_]+", request_rate_query(production_settings)))
+    for group in rule_groups(production_settings):
+        for rule in group["rules"]:
+            used |= set(re.findall(r"\bhaproxy_[a-z_]+", rule["expr"]))
+    exported = set(
+        re.findall(
+            r"^(haproxy_[a-z_]+)",
+            local_session().get(f"http://127.0.0.1:{lab.stats}/metrics", timeout=5).text,
+            flags=re.M,
+        )
+    )
+    assert used, "the rules must use HAProxy series"
+    assert used <= exported, sorted(used - exported)
+    # Label values the rules select on: the API backend, and server states.
+    text = local_session().get(f"http://127.0.0.1:{lab.stats}/metrics", timeout=5).text
+    assert re.search(r'^haproxy_server_status\{proxy="api",server="api\d+",state="UP"\} 1$', text, flags=re.M)
+    assert 'haproxy_frontend_requests_denied_total{proxy="public"}' in text
