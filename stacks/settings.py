@@ -464,6 +464,27 @@ class Rabbitmq(Model):
         return value
 
 
+class EmailReceiver(Model):
+    to: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+    sender: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+    smarthost: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:\d+$")]
+    username: str | None = None
+    # `pulumi config set --secret --path monitoring.alerting.email.password ...`
+    password: SecretStr | None = None
+
+
+class Alerting(Model):
+    """Alertmanager routing: critical alerts page (Slack + email), warnings open tickets (email)."""
+
+    email: EmailReceiver | None = None
+    slack_channel: str | None = Field(default=None, pattern=r"^#[a-z0-9_-]+$")
+    slack_webhook_url: SecretStr | None = None
+    # The Watchdog alert goes here every minute; the service pages when it stops (dead man's switch).
+    dead_mans_switch_url: SecretStr | None = None
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "namespace", "area"])
+    repeat_interval_hours: Annotated[int, Field(ge=1, le=168)] = 4
+
+
 class Monitoring(Model):
     enabled: bool = True
     # Namespace where Prometheus runs: NetworkPolicies let it scrape, KEDA asks it for rates.
@@ -478,6 +499,7 @@ class Monitoring(Model):
     latency_p95_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     latency_p99_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     runbook_base_url: str = Field(default="https://runbooks.teknofest.example.org/platform", pattern=r"^https?://\S+$")
+    alerting: Alerting = Alerting()
 
 
 class S3Credentials(Model):
