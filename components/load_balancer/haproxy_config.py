@@ -6,7 +6,7 @@ the integration tests (only addresses, ports and paths replaced, via `dataclasse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PEERS_SECTION = "lb_peers"
 RESOLVERS_SECTION = "cluster_dns"
@@ -64,7 +64,6 @@ class HaproxyInputs:
     https_port: int = 8443
     stats_port: int = 8404
     runtime_dir: str = "/var/run/haproxy"
-    extra_comment: tuple[str, ...] = field(default=())
 
 
 def _bind(address: str, port: int) -> str:
@@ -75,7 +74,6 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
     proxy = " accept-proxy" if cfg.accept_proxy_protocol else ""
     lines: list[str] = [
         "# Rendered by teknofest-platform (components/load_balancer/haproxy_config.py); do not edit by hand.",
-        *[f"# {comment}" for comment in cfg.extra_comment],
         "global",
         "    log stdout format raw local0 info",
         f"    maxconn {cfg.max_connections}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
@@ -58,7 +58,6 @@ class WorkerPoolSpec:
     request_rate_query: str | None = None
     prometheus_url: str | None = None
     priority_class_name: str | None = None
-    extra_annotations: dict[str, str] = field(default_factory=dict)
     # Workers without HTTP: liveness and readiness run this command (e.g. `celery inspect ping`).
     exec_probe: tuple[str, ...] | None = None
     exec_probe_period_seconds: int = 60
@@ -195,7 +194,6 @@ def deployment(spec: WorkerPoolSpec) -> dict[str, Any]:
             "template": {
                 "metadata": {
                     "labels": spec.labels,
-                    **({"annotations": spec.extra_annotations} if spec.extra_annotations else {}),
                 },
                 "spec": pod_spec,
             },
