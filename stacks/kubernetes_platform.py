@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.manifests import secret_manifest
 from components.common.resources import create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
@@ -227,13 +227,9 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
     api_spec = specs.api
     secret_key = random.RandomPassword("api-secret-key", length=64, special=False)
     api_secret = create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": metadata(API_SECRET, settings.namespace, api_spec.labels),
-            "type": "Opaque",
-            "stringData": {"secret-key": pulumi.Output.secret(secret_key.result)},
-        },
+        secret_manifest(
+            API_SECRET, settings.namespace, api_spec.labels, {"secret-key": pulumi.Output.secret(secret_key.result)}
+        ),
         in_namespace,
     )
     redis = RedisCluster("redis", RedisClusterArgs(specs.redis), in_namespace)
@@ -258,13 +254,12 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         password = random.RandomPassword("flower-password", length=32, special=False)
         flower_password = pulumi.Output.secret(password.result)
         flower_secret = create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(FLOWER_SECRET, settings.namespace, specs.flower.labels),
-                "type": "Opaque",
-                "stringData": {"basic-auth": pulumi.Output.secret(password.result.apply(lambda pw: f"admin:{pw}"))},
-            },
+            secret_manifest(
+                FLOWER_SECRET,
+                settings.namespace,
+                specs.flower.labels,
+                {"basic-auth": pulumi.Output.secret(password.result.apply(lambda pw: f"admin:{pw}"))},
+            ),
             in_namespace,
         )
         WorkerPool(

@@ -60,6 +60,19 @@ class BackingServiceSpec:
         return self.settings.namespace
 
 
+def secret_manifest(
+    name: str, namespace: str, labels: dict[str, str], string_data: dict[str, Any], secret_type: str = "Opaque"
+) -> dict[str, Any]:
+    """A Secret from stringData; values may be Pulumi Outputs, which the callers mark secret."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(name, namespace, labels),
+        "type": secret_type,
+        "stringData": string_data,
+    }
+
+
 def pod_disruption_budget(
     name: str, namespace: str, labels: dict[str, str], selector: dict[str, str]
 ) -> dict[str, Any]:

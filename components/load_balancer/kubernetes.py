@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.common.manifests import metadata
+from components.common.manifests import secret_manifest
 from components.common.resources import create
 from components.load_balancer.manifests import (
     CREDENTIALS_SECRET,
@@ -45,17 +45,16 @@ class LoadBalancer(pulumi.ComponentResource):
         # Shared by every replica so that they compute the same affinity cookie for a server.
         cookie_key = random.RandomPassword(f"{name}-cookie-key", length=48, special=False, opts=child)
         secret = create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(CREDENTIALS_SECRET, spec.namespace, spec.labels),
-                "type": "Opaque",
-                "stringData": {
+            secret_manifest(
+                CREDENTIALS_SECRET,
+                spec.namespace,
+                spec.labels,
+                {
                     "stats-user": "admin",
                     "stats-password": pulumi.Output.secret(stats_password.result),
                     "cookie-key": pulumi.Output.secret(cookie_key.result),
                 },
-            },
+            ),
             child,
         )
         after_secret = pulumi.ResourceOptions(parent=self, depends_on=[secret])

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.common.manifests import metadata
+from components.common.manifests import secret_manifest
 from components.common.resources import create
 from components.postgres.manifests import (
     APP_SECRET,
@@ -48,13 +48,13 @@ class PostgresCluster(pulumi.ComponentResource):
         ns = spec.namespace
         dependencies.append(
             create(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": metadata(APP_SECRET, ns, spec.labels),
-                    "type": "kubernetes.io/basic-auth",
-                    "stringData": {"username": pg.owner, "password": secret},
-                },
+                secret_manifest(
+                    APP_SECRET,
+                    ns,
+                    spec.labels,
+                    {"username": pg.owner, "password": secret},
+                    secret_type="kubernetes.io/basic-auth",
+                ),
                 child,
             )
         )
@@ -62,16 +62,15 @@ class PostgresCluster(pulumi.ComponentResource):
         if credentials is not None:
             dependencies.append(
                 create(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "metadata": metadata(S3_SECRET, ns, spec.labels),
-                        "type": "Opaque",
-                        "stringData": {
+                    secret_manifest(
+                        S3_SECRET,
+                        ns,
+                        spec.labels,
+                        {
                             "ACCESS_KEY_ID": pulumi.Output.secret(credentials.access_key_id.get_secret_value()),
                             "ACCESS_SECRET_KEY": pulumi.Output.secret(credentials.secret_access_key.get_secret_value()),
                         },
-                    },
+                    ),
                     child,
                 )
             )
@@ -83,13 +82,9 @@ class PostgresCluster(pulumi.ComponentResource):
         read_only_url = url_for("ro")
         # What application pools read, through the poolers, never as plain config.
         create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(CLIENT_SECRET, ns, spec.labels),
-                "type": "Opaque",
-                "stringData": {"url": self.url, "read-only-url": read_only_url, "password": secret},
-            },
+            secret_manifest(
+                CLIENT_SECRET, ns, spec.labels, {"url": self.url, "read-only-url": read_only_url, "password": secret}
+            ),
             child,
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=dependencies)

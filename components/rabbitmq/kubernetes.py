@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.common.manifests import metadata
+from components.common.manifests import secret_manifest
 from components.common.resources import create
 from components.rabbitmq.manifests import (
     AMQP_PORT,
@@ -45,12 +45,11 @@ class RabbitmqBroker(pulumi.ComponentResource):
         self.url = pulumi.Output.secret(password.result.apply(lambda pw: amqp_url(spec, USERNAME, pw)))
         # The layout the operator expects of an external default-user Secret.
         default_user = create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(DEFAULT_USER_SECRET, spec.namespace, spec.labels),
-                "type": "Opaque",
-                "stringData": {
+            secret_manifest(
+                DEFAULT_USER_SECRET,
+                spec.namespace,
+                spec.labels,
+                {
                     "username": USERNAME,
                     "password": secret,
                     "default_user.conf": pulumi.Output.secret(
@@ -61,17 +60,11 @@ class RabbitmqBroker(pulumi.ComponentResource):
                     "provider": "rabbitmq",
                     "type": "rabbitmq",
                 },
-            },
+            ),
             child,
         )
         client = create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(CLIENT_SECRET, spec.namespace, spec.labels),
-                "type": "Opaque",
-                "stringData": {"url": self.url},
-            },
+            secret_manifest(CLIENT_SECRET, spec.namespace, spec.labels, {"url": self.url}),
             child,
         )
         dependencies: list[pulumi.Resource] = [default_user, client]

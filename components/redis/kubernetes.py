@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.common.manifests import metadata
+from components.common.manifests import secret_manifest
 from components.common.resources import create
 from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, redis_manifests
 from components.redis.redis_config import MASTER_NAME
@@ -41,26 +41,24 @@ class RedisCluster(pulumi.ComponentResource):
         self.client_secret_name = CLIENT_SECRET
         self.url = pulumi.Output.secret(password.result.apply(lambda pw: f"redis://:{pw}@{self.master_endpoint}/0"))
         auth = create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(AUTH_SECRET, ns, labels),
-                "type": "Opaque",
-                "stringData": {
+            secret_manifest(
+                AUTH_SECRET,
+                ns,
+                labels,
+                {
                     "redis-password": pulumi.Output.secret(password.result),
                     "sentinel-password": pulumi.Output.secret(sentinel_password.result),
                 },
-            },
+            ),
             child,
         )
         # What application pools read: URLs and the Sentinel coordinates, never plain config.
         client = create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": metadata(CLIENT_SECRET, ns, labels),
-                "type": "Opaque",
-                "stringData": {
+            secret_manifest(
+                CLIENT_SECRET,
+                ns,
+                labels,
+                {
                     "url": self.url,
                     # Celery results in their own database, apart from the application's cache.
                     "celery-result-backend": pulumi.Output.secret(
@@ -69,7 +67,7 @@ class RedisCluster(pulumi.ComponentResource):
                     "password": pulumi.Output.secret(password.result),
                     "sentinel-password": pulumi.Output.secret(sentinel_password.result),
                 },
-            },
+            ),
             child,
         )
         after_secrets = pulumi.ResourceOptions(parent=self, depends_on=[auth, client])
