@@ -18,6 +18,11 @@ from stacks.settings import Autoscaling, CeleryPool, GpuPlacement, PlatformSetti
 
 FLOWER_SECRET = "flower-auth"
 FLOWER_PORT = 5555
+# Beat and Flower: one small pod each, at a fixed count (no autoscaler, no VPA).
+_SINGLE_POD_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="100m", memory="256Mi"), limits=ResourceAmounts(cpu="500m", memory="512Mi")
+)
+_NOT_AUTOSCALED = Autoscaling(vpa_recommendations=False, http_requests_per_second=None)
 
 
 def priority_class_name(settings: PlatformSettings, tier: str) -> str:
@@ -140,12 +145,10 @@ def beat_spec(settings: PlatformSettings, secrets: dict[str, tuple[str, str]]) -
         environment=settings.environment,
         image=settings.worker_image,
         command=("celery", "-A", app, "beat", "--loglevel", "INFO", "--schedule", "/tmp/celerybeat-schedule"),
-        resources=Resources(
-            requests=ResourceAmounts(cpu="100m", memory="256Mi"), limits=ResourceAmounts(cpu="500m", memory="512Mi")
-        ),
+        resources=_SINGLE_POD_RESOURCES,
         min_replicas=1,
         max_replicas=1,
-        autoscaling=Autoscaling(vpa_recommendations=False, http_requests_per_second=None),
+        autoscaling=_NOT_AUTOSCALED,
         gpu=GpuPlacement(),
         termination_grace_period_seconds=30,
         pre_stop_seconds=0,
@@ -166,12 +169,10 @@ def flower_spec(settings: PlatformSettings, broker_secret: tuple[str, str]) -> W
         environment=settings.environment,
         image=settings.images.flower,
         command=("celery", "flower", f"--port={FLOWER_PORT}", "--url_prefix=", "--purge_offline_workers=300"),
-        resources=Resources(
-            requests=ResourceAmounts(cpu="100m", memory="256Mi"), limits=ResourceAmounts(cpu="500m", memory="512Mi")
-        ),
+        resources=_SINGLE_POD_RESOURCES,
         min_replicas=1,
         max_replicas=1,
-        autoscaling=Autoscaling(vpa_recommendations=False, http_requests_per_second=None),
+        autoscaling=_NOT_AUTOSCALED,
         gpu=GpuPlacement(),
         termination_grace_period_seconds=15,
         pre_stop_seconds=0,
