@@ -68,10 +68,28 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         },
         "monitoring": {
-            "prometheusReplicas": 1,
-            "alertmanagerReplicas": 1,
-            "elasticsearch": False,
-            "prometheusRetention": "3d",
+            "prometheus": {
+                "replicas": 1,
+                "retention": "3d",
+                "retentionSize": "8GB",
+                "storageSize": "10Gi",
+                "resources": {
+                    "requests": {"cpu": "200m", "memory": "512Mi"},
+                    "limits": {"cpu": "1", "memory": "1Gi"},
+                },
+            },
+            "alertmanager": {"replicas": 1},
+            "loki": {
+                "retention": "3d",
+                "storageSize": "5Gi",
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "256Mi"},
+                    "limits": {"cpu": "1", "memory": "512Mi"},
+                },
+            },
+            # Heavy parts off on a laptop: traces go to Badger, logs to Loki only.
+            "elasticsearch": {"enabled": False},
+            "tracing": {"storage": "badger", "retention": "2d", "badgerStorageSize": "2Gi", "collectorReplicas": 1},
         },
         "tls": {"enabled": False},
         "domains": {"api": "api.teknofest.localhost"},
@@ -104,7 +122,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "postgres": {"instances": 2, "storageSize": "20Gi"},
         "redis": {"replicas": 1},
         "rabbitmq": {"replicas": 1},
-        "monitoring": {"prometheusReplicas": 1, "alertmanagerReplicas": 1, "prometheusRetention": "7d"},
+        "monitoring": {
+            "prometheus": {"replicas": 1, "retention": "7d", "retentionSize": "16GB", "storageSize": "20Gi"},
+            "alertmanager": {"replicas": 1},
+            "loki": {"retention": "7d", "storageSize": "20Gi"},
+            "elasticsearch": {
+                "nodes": 1,
+                "storageSize": "30Gi",
+                "kibanaReplicas": 1,
+                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+            },
+            "tracing": {"collectorReplicas": 1},
+        },
     },
     "production": {
         "namespace": "teknofest-production",

@@ -122,6 +122,12 @@ class Images(Model):
     redis_exporter: ImageRef = "docker.io/oliver006/redis_exporter:v1.62.0"
     rabbitmq: ImageRef = "docker.io/library/rabbitmq:3.13.7-management"
     flower: ImageRef = "docker.io/mher/flower:2.0.1"
+    # The monitoring stack's own workloads (kube-prometheus-stack and ECK pin theirs in the charts).
+    loki: ImageRef = "docker.io/grafana/loki:3.5.7"
+    jaeger: ImageRef = "docker.io/jaegertracing/jaeger:2.11.0"
+    otel_collector: ImageRef = "docker.io/otel/opentelemetry-collector-contrib:0.138.0"
+    celery_exporter: ImageRef = "docker.io/danihodovic/celery-exporter:0.10.14"
+    elasticsearch_exporter: ImageRef = "quay.io/prometheuscommunity/elasticsearch-exporter:v1.9.0"
 
 
 class ResourceAmounts(Model):
@@ -485,21 +491,124 @@ class Alerting(Model):
     repeat_interval_hours: Annotated[int, Field(ge=1, le=168)] = 4
 
 
+RetentionPeriod = Annotated[str, Field(pattern=r"^[1-9][0-9]*(h|d|w)$")]
+
+
+class PrometheusServer(Model):
+    replicas: Annotated[int, Field(ge=1, le=5)] = 2
+    retention: RetentionPeriod = "15d"
+    # Prometheus drops the oldest blocks above this size, before the volume fills (about 85% of it).
+    retention_size: str = Field(default="40GB", pattern=r"^[1-9][0-9]*(MB|GB|TB)$")
+    storage_size: MemoryQuantity = "50Gi"
+    storage_class: str | None = None
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="500m", memory="2Gi"),
+        limits=ResourceAmounts(cpu="2", memory="4Gi"),
+    )
+
+
+class AlertmanagerServer(Model):
+    # Alertmanager replicas gossip silences and notifications; 3 survive one node loss.
+    replicas: Annotated[int, Field(ge=1, le=5)] = 3
+    storage_size: MemoryQuantity = "1Gi"
+
+
+class Loki(Model):
+    retention: RetentionPeriod = "31d"
+    storage_size: MemoryQuantity = "50Gi"
+    storage_class: str | None = None
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="500m", memory="1Gi"),
+        limits=ResourceAmounts(cpu="2", memory="2Gi"),
+    )
+
+
+class Tracing(Model):
+    # Where Jaeger keeps spans: the ECK Elasticsearch, or Badger on Jaeger's own volume.
+    storage: Literal["elasticsearch", "badger"] = "elasticsearch"
+    retention: RetentionPeriod = "7d"
+    badger_storage_size: MemoryQuantity = "10Gi"
+    # Share of root traces the application samples (OTEL_TRACES_SAMPLER_ARG, parent-based).
+    sample_ratio: Annotated[float, Field(gt=0, le=1)] = 1.0
+    collector_replicas: Annotated[int, Field(ge=1, le=10)] = 2
+
+
+class Elasticsearch(Model):
+    enabled: bool = True
+    version: str = Field(default="8.19.3", pattern=r"^\d+\.\d+\.\d+$")
+    # Master-eligible data nodes; an odd count keeps a voting majority.
+    nodes: Annotated[int, Field(ge=1, le=9)] = 3
+    storage_size: MemoryQuantity = "100Gi"
+    storage_class: str | None = None
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="1", memory="4Gi"),
+        limits=ResourceAmounts(cpu="2", memory="4Gi"),
+    )
+    kibana_replicas: Annotated[int, Field(ge=1, le=3)] = 2
+    # ECK is cluster-wide: install it from one stack only. 3.4 introduced nodeSets[].zoneAwareness,
+    # which the CRDs in ../shared/crds carry.
+    install_operator: bool = True
+    operator_chart_version: str = Field(default="3.4.0", pattern=r"^\d+\.\d+\.\d+$")
+
+    @field_validator("nodes")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd (1, 3, 5, ...) so master election keeps a majority")
+        return value
+
+
+class UiAccess(Model):
+    # A public host name gives the UI an Ingress (TLS when tls.enabled); None keeps it ClusterIP only,
+    # reached with `kubectl port-forward` (the stack outputs print the exact line).
+    host: DnsName | None = None
+
+
+class Access(Model):
+    ingress_class_name: DnsLabel = "nginx"
+    # Prometheus, Alertmanager and Jaeger have no login of their own: their Ingresses ask for basic
+    # auth (ingress-nginx annotations) with a generated password. Grafana and Kibana have logins.
+    grafana: UiAccess = UiAccess()
+    prometheus: UiAccess = UiAccess()
+    alertmanager: UiAccess = UiAccess()
+    kibana: UiAccess = UiAccess()
+    jaeger: UiAccess = UiAccess()
+
+
 class Monitoring(Model):
     enabled: bool = True
-    # Namespace where Prometheus runs: NetworkPolicies let it scrape, KEDA asks it for rates.
+    # Namespace of the monitoring stack: NetworkPolicies let Prometheus scrape from it, KEDA asks
+    # Prometheus there for rates, and the application sends traces to the collector there.
     namespace: DnsLabel = "monitoring"
-    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-    prometheus_retention: str = Field(default="15d", pattern=r"^[0-9]+(h|d|w|y)$")
-    prometheus_replicas: Annotated[int, Field(ge=1, le=5)] = 2
-    alertmanager_replicas: Annotated[int, Field(ge=1, le=5)] = 3
-    elasticsearch: bool = True
+    # kube-prometheus-stack is cluster-wide (operator, CRDs, node-exporter): install it once per cluster.
+    install_stack: bool = True
+    # 88.x ships Prometheus Operator v0.93, whose CRDs ../shared/crds holds.
+    kube_prometheus_stack_chart_version: str = Field(default="88.6.4", pattern=r"^\d+\.\d+\.\d+$")
+    prometheus: PrometheusServer = PrometheusServer()
+    alertmanager: AlertmanagerServer = AlertmanagerServer()
+    loki: Loki = Loki()
+    tracing: Tracing = Tracing()
+    elasticsearch: Elasticsearch = Elasticsearch()
+    access: Access = Access()
     # Service level objectives the alerts are written against.
     availability_slo: Annotated[float, Field(ge=0.9, le=0.9999)] = 0.999
     latency_p95_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     latency_p99_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     runbook_base_url: str = Field(default="https://runbooks.teknofest.example.org/platform", pattern=r"^https?://\S+$")
     alerting: Alerting = Alerting()
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://kube-prometheus-stack-prometheus.{self.namespace}.svc:9090"
+
+    @model_validator(mode="after")
+    def _trace_storage_exists(self) -> Monitoring:
+        if self.tracing.storage == "elasticsearch" and not self.elasticsearch.enabled:
+            raise ValueError(
+                "tracing.storage is 'elasticsearch' but elasticsearch.enabled is false: "
+                "enable Elasticsearch or set tracing.storage to 'badger'"
+            )
+        return self
 
 
 class S3Credentials(Model):
