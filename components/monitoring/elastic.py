@@ -1,0 +1,210 @@
+"""Elasticsearch and Kibana through ECK, least-privilege users for the writers and readers, and the
+Prometheus exporter that makes the cluster's health scrapeable (pure builders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import metadata
+from components.monitoring.workload import Port, SecretMount, ServerSpec
+from stacks.settings import PlatformSettings, ResourceAmounts, Resources
+from stacks.yaml_out import to_yaml
+
+NAME = "elasticsearch"
+KIBANA = "kibana"
+ROLES_SECRET = "elasticsearch-roles"
+EXPORTER = "elasticsearch-exporter"
+# ECK's own names for what it creates from the Elasticsearch resource.
+HTTP_SERVICE = f"{NAME}-es-http"
+CA_SECRET = f"{NAME}-es-http-certs-public"
+KIBANA_SERVICE = f"{KIBANA}-kb-http"
+CA_DIR = "/etc/elasticsearch-ca"
+CA_FILE = f"{CA_DIR}/ca.crt"
+EXPORTER_PORT = 9114
+
+# Indices the platform writes: log data streams (the shipper) and Jaeger's span indices.
+LOG_INDICES = ["logs-*"]
+TRACE_INDICES = ["jaeger-*"]
+
+
+@dataclass(frozen=True)
+class ElasticUser:
+    """A file-realm user ECK creates from a basic-auth Secret; the password is generated."""
+
+    secret_name: str
+    username: str
+    role: str
+
+
+WRITER = ElasticUser("elasticsearch-writer", "platform-writer", "platform_writer")
+READER = ElasticUser("elasticsearch-reader", "platform-reader", "platform_reader")
+MONITOR = ElasticUser("elasticsearch-monitor", "platform-monitor", "platform_monitor")
+USERS = (WRITER, READER, MONITOR)
+
+
+def roles() -> dict[str, Any]:
+    """Roles of the three users; no one but the operator-made elastic user can do more."""
+    return {
+        WRITER.role: {
+            "cluster": ["monitor", "manage_index_templates", "manage_ilm"],
+            "indices": [
+                {
+                    "names": LOG_INDICES + TRACE_INDICES,
+                    # Jaeger reads what it wrote (its query service) and manages its own aliases.
+                    "privileges": ["create_index", "create_doc", "index", "auto_configure", "read", "manage"],
+                }
+            ],
+        },
+        READER.role: {
+            "cluster": ["monitor"],
+            "indices": [{"names": LOG_INDICES + TRACE_INDICES, "privileges": ["read", "view_index_metadata"]}],
+        },
+        MONITOR.role: {
+            "cluster": ["monitor"],
+            "indices": [{"names": ["*"], "privileges": ["monitor"]}],
+        },
+    }
+
+
+def url(settings: PlatformSettings) -> str:
+    return f"https://{HTTP_SERVICE}.{settings.monitoring.namespace}.svc:9200"
+
+
+def _labels(name: str, settings: PlatformSettings) -> dict[str, str]:
+    return lbl.standard_labels(name, "search", settings.environment)
+
+
+def roles_secret(settings: PlatformSettings) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(ROLES_SECRET, settings.monitoring.namespace, _labels(NAME, settings)),
+        "type": "Opaque",
+        "stringData": {"roles.yml": to_yaml(roles())},
+    }
+
+
+def user_secret(settings: PlatformSettings, user: ElasticUser, password: Any) -> dict[str, Any]:
+    """`password` is a Pulumi Output marked secret (tests pass a string)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(user.secret_name, settings.monitoring.namespace, _labels(NAME, settings)),
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": user.username, "password": password, "roles": user.role},
+    }
+
+
+def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
+    es = settings.monitoring.elasticsearch
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": es.storage_size}}}
+    if es.storage_class:
+        claim["storageClassName"] = es.storage_class
+    node_set: dict[str, Any] = {
+        "name": "default",
+        "count": es.nodes,
+        "config": {
+            # Without mmap no privileged init container has to raise vm.max_map_count on the node.
+            "node.store.allow_mmap": False,
+        },
+        "podTemplate": {
+            "metadata": {"labels": _labels(NAME, settings)},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "elasticsearch",
+                        "resources": {
+                            "requests": {"cpu": es.resources.requests.cpu, "memory": es.resources.requests.memory},
+                            "limits": {"cpu": es.resources.limits.cpu, "memory": es.resources.limits.memory},
+                        },
+                    }
+                ]
+            },
+        },
+        "volumeClaimTemplates": [{"metadata": {"name": "elasticsearch-data"}, "spec": claim}],
+    }
+    if es.nodes >= 3:
+        # Spread over zones and make shard allocation zone-aware (ECK 3.4+).
+        node_set["zoneAwareness"] = {}
+    return {
+        "apiVersion": "elasticsearch.k8s.elastic.co/v1",
+        "kind": "Elasticsearch",
+        "metadata": metadata(NAME, settings.monitoring.namespace, _labels(NAME, settings)),
+        "spec": {
+            "version": es.version,
+            "auth": {
+                "roles": [{"secretName": ROLES_SECRET}],
+                "fileRealm": [{"secretName": user.secret_name} for user in USERS],
+            },
+            # ECK's self-signed CA; clients trust it from the <name>-es-http-certs-public Secret.
+            "http": {"tls": {"selfSignedCertificate": {"disabled": False}}},
+            "nodeSets": [node_set],
+        },
+    }
+
+
+def kibana(settings: PlatformSettings) -> dict[str, Any]:
+    es = settings.monitoring.elasticsearch
+    return {
+        "apiVersion": "kibana.k8s.elastic.co/v1",
+        "kind": "Kibana",
+        "metadata": metadata(KIBANA, settings.monitoring.namespace, _labels(KIBANA, settings)),
+        "spec": {
+            "version": es.version,
+            "count": es.kibana_replicas,
+            "elasticsearchRef": {"name": NAME},
+            "podTemplate": {
+                "metadata": {"labels": _labels(KIBANA, settings)},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "kibana",
+                            "resources": {
+                                "requests": {"cpu": "250m", "memory": "1Gi"},
+                                "limits": {"cpu": "1", "memory": "1Gi"},
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def credential_env(user: ElasticUser) -> tuple[dict[str, Any], ...]:
+    """ES_USERNAME / ES_PASSWORD from a user's Secret, for the shipper and Jaeger."""
+    return tuple(
+        {"name": env, "valueFrom": {"secretKeyRef": {"name": user.secret_name, "key": key}}}
+        for env, key in (("ES_USERNAME", "username"), ("ES_PASSWORD", "password"))
+    )
+
+
+def exporter_spec(settings: PlatformSettings) -> ServerSpec:
+    """prometheus-community/elasticsearch_exporter with the monitor user and ECK's CA."""
+    return ServerSpec(
+        name=EXPORTER,
+        namespace=settings.monitoring.namespace,
+        component="search",
+        environment=settings.environment,
+        image=settings.images.elasticsearch_exporter,
+        args=(
+            f"--es.uri={url(settings)}",
+            f"--es.ca={CA_FILE}",
+            "--es.indices",
+            "--es.shards",
+            # Kubernetes expands $(POD_IP) from the container's env.
+            f"--web.listen-address=$(POD_IP):{EXPORTER_PORT}",
+        ),
+        ports=(Port("metrics", EXPORTER_PORT),),
+        resources=Resources(
+            requests=ResourceAmounts(cpu="50m", memory="64Mi"),
+            limits=ResourceAmounts(cpu="200m", memory="128Mi"),
+        ),
+        ready_path="/healthz",
+        live_path="/healthz",
+        probe_port="metrics",
+        secret_mounts=(SecretMount(CA_SECRET, CA_DIR),),
+        env=credential_env(MONITOR),
+    )

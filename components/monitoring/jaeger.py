@@ -1,0 +1,125 @@
+"""Jaeger v2 (one binary built on the OpenTelemetry Collector): OTLP in, spans to Elasticsearch or
+Badger, the query UI on 16686."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.monitoring import elastic
+from components.monitoring.workload import Port, SecretMount, ServerSpec, Volume
+from stacks.settings import PlatformSettings, ResourceAmounts, Resources
+from stacks.yaml_out import to_yaml
+
+NAME = "jaeger"
+OTLP_GRPC_PORT = 4317
+UI_PORT = 16686
+METRICS_PORT = 8888
+HEALTH_PORT = 13133
+BADGER_DIR = "/badger"
+STORE = "main"
+_HOURS_PER = {"h": 1, "d": 24, "w": 168}
+
+
+def retention_hours(period: str) -> int:
+    """'7d' -> 168: Jaeger takes Go durations, which have no days."""
+    return int(period[:-1]) * _HOURS_PER[period[-1]]
+
+
+def _backend(settings: PlatformSettings) -> dict[str, Any]:
+    tracing = settings.monitoring.tracing
+    if tracing.storage == "badger":
+        return {
+            "badger": {
+                "directories": {"keys": f"{BADGER_DIR}/keys", "values": f"{BADGER_DIR}/values"},
+                "ephemeral": False,
+                "ttl": {"spans": f"{retention_hours(tracing.retention)}h"},
+            }
+        }
+    replicas = min(1, settings.monitoring.elasticsearch.nodes - 1)
+    index = {"date_layout": "2006-01-02", "rollover_frequency": "day", "shards": 1, "replicas": replicas}
+    return {
+        "elasticsearch": {
+            "server_urls": [elastic.url(settings)],
+            "auth": {"basic": {"username": "${env:ES_USERNAME}", "password": "${env:ES_PASSWORD}"}},
+            "tls": {"ca_file": elastic.CA_FILE},
+            "indices": {
+                "index_prefix": "jaeger",
+                "spans": index,
+                "services": index,
+                "dependencies": index,
+                "sampling": index,
+            },
+        }
+    }
+
+
+def jaeger_config(settings: PlatformSettings) -> dict[str, Any]:
+    listen = "${env:POD_IP}"
+    return {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }
+            },
+            "telemetry": {
+                "resource": {"service.name": "jaeger"},
+                "metrics": {
+                    "level": "detailed",
+                    "readers": [{"pull": {"exporter": {"prometheus": {"host": listen, "port": METRICS_PORT}}}}],
+                },
+                "logs": {"level": "info"},
+            },
+        },
+        "extensions": {
+            "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"{listen}:{HEALTH_PORT}"}},
+            "jaeger_query": {"storage": {"traces": STORE}, "http": {"endpoint": f"{listen}:{UI_PORT}"}},
+            "jaeger_storage": {"backends": {STORE: _backend(settings)}},
+        },
+        # Only the collector gateway sends here (OTLP/gRPC); applications talk to the gateway.
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"{listen}:{OTLP_GRPC_PORT}"}}}},
+        "processors": {"batch": {}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": STORE}},
+    }
+
+
+def jaeger_spec(settings: PlatformSettings) -> ServerSpec:
+    m = settings.monitoring
+    badger = m.tracing.storage == "badger"
+    return ServerSpec(
+        name=NAME,
+        namespace=m.namespace,
+        component="tracing",
+        environment=settings.environment,
+        image=settings.images.jaeger,
+        args=("--config=/etc/jaeger/config.yaml",),
+        ports=(
+            Port("otlp-grpc", OTLP_GRPC_PORT),
+            Port("http-ui", UI_PORT),
+            Port("metrics", METRICS_PORT),
+            Port("health", HEALTH_PORT),
+        ),
+        resources=Resources(
+            requests=ResourceAmounts(cpu="250m", memory="512Mi"),
+            limits=ResourceAmounts(cpu="1", memory="1Gi"),
+        ),
+        # Badger is a single-writer embedded store; with Elasticsearch Jaeger is stateless.
+        replicas=1 if badger else 2 if settings.environment == "production" else 1,
+        config={"config.yaml": to_yaml(jaeger_config(settings))},
+        config_dir="/etc/jaeger",
+        config_capability="jaeger",
+        ready_path="/status",
+        live_path="/status",
+        probe_port="health",
+        data=Volume(m.tracing.badger_storage_size, BADGER_DIR) if badger else None,
+        secret_mounts=() if badger else (SecretMount(elastic.CA_SECRET, elastic.CA_DIR),),
+        env=() if badger else elastic.credential_env(elastic.WRITER),
+        kind="StatefulSet" if badger else "Deployment",
+    )
+
+
+def otlp_endpoint(settings: PlatformSettings) -> str:
+    return f"{NAME}.{settings.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"

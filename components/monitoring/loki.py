@@ -1,0 +1,94 @@
+"""Loki in monolithic mode (one StatefulSet, filesystem store on its volume) with retention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.monitoring.workload import Port, ServerSpec, Volume
+from stacks.settings import PlatformSettings
+from stacks.yaml_out import to_yaml
+
+NAME = "loki"
+HTTP_PORT = 3100
+GRPC_PORT = 9095
+DATA_DIR = "/var/loki"
+
+
+def loki_config(settings: PlatformSettings) -> dict[str, Any]:
+    loki = settings.monitoring.loki
+    return {
+        "auth_enabled": False,
+        "server": {
+            "http_listen_address": "${POD_IP}",
+            "http_listen_port": HTTP_PORT,
+            "grpc_listen_address": "${POD_IP}",
+            "grpc_listen_port": GRPC_PORT,
+            "log_level": "info",
+        },
+        "common": {
+            "instance_addr": "${POD_IP}",
+            "path_prefix": DATA_DIR,
+            "replication_factor": 1,
+            "ring": {"kvstore": {"store": "inmemory"}},
+            "storage": {
+                "filesystem": {"chunks_directory": f"{DATA_DIR}/chunks", "rules_directory": f"{DATA_DIR}/rules"}
+            },
+        },
+        "schema_config": {
+            "configs": [
+                {
+                    "from": "2025-01-01",
+                    "store": "tsdb",
+                    "object_store": "filesystem",
+                    "schema": "v13",
+                    "index": {"prefix": "index_", "period": "24h"},
+                }
+            ]
+        },
+        # Retention is the compactor's job: without retention_enabled, retention_period is ignored.
+        "compactor": {
+            "working_directory": f"{DATA_DIR}/compactor",
+            "retention_enabled": True,
+            "delete_request_store": "filesystem",
+        },
+        "limits_config": {
+            "retention_period": loki.retention,
+            # The log shipper sends OTLP, whose resource attributes land as structured metadata.
+            "allow_structured_metadata": True,
+            "reject_old_samples": True,
+            "reject_old_samples_max_age": "168h",
+            "ingestion_rate_mb": 16,
+            "ingestion_burst_size_mb": 32,
+        },
+        "analytics": {"reporting_enabled": False},
+    }
+
+
+def loki_spec(settings: PlatformSettings) -> ServerSpec:
+    m = settings.monitoring
+    return ServerSpec(
+        name=NAME,
+        namespace=m.namespace,
+        component="logs",
+        environment=settings.environment,
+        image=settings.images.loki,
+        args=("-config.file=/etc/loki/loki.yaml", "-config.expand-env=true", "-target=all"),
+        ports=(Port("http-metrics", HTTP_PORT), Port("grpc", GRPC_PORT)),
+        resources=m.loki.resources,
+        config={"loki.yaml": to_yaml(loki_config(settings))},
+        config_dir="/etc/loki",
+        config_capability="loki",
+        metrics_port="http-metrics",
+        ready_path="/ready",
+        data=Volume(m.loki.storage_size, DATA_DIR, m.loki.storage_class),
+        kind="StatefulSet",
+    )
+
+
+def push_url(settings: PlatformSettings) -> str:
+    """Loki's native OTLP endpoint (the log shipper appends /v1/logs)."""
+    return f"http://{NAME}.{settings.monitoring.namespace}.svc:{HTTP_PORT}/otlp"
+
+
+def query_url(settings: PlatformSettings) -> str:
+    return f"http://{NAME}.{settings.monitoring.namespace}.svc:{HTTP_PORT}"

@@ -1,0 +1,291 @@
+"""The OpenTelemetry Collector twice: a gateway Deployment that the application sends OTLP traces to,
+and a log-shipping DaemonSet that tails every pod's log files into Loki and Elasticsearch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import container_resources, metadata, service_account, service_monitor
+from components.monitoring import elastic, jaeger, loki
+from components.monitoring.workload import CONFIG_CHECKSUM_ANNOTATION, POD_IP_ENV, Port, ServerSpec
+from stacks.settings import PlatformSettings, ResourceAmounts, Resources
+from stacks.yaml_out import to_yaml
+
+GATEWAY = "otel-collector"
+AGENT = "log-shipper"
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+METRICS_PORT = 8888
+HEALTH_PORT = 13133
+LISTEN = "${env:POD_IP}"
+POD_LOGS = "/var/log/pods"
+CHECKPOINTS = "/var/lib/otelcol"
+
+
+def _telemetry() -> dict[str, Any]:
+    return {
+        "metrics": {
+            "level": "normal",
+            "readers": [{"pull": {"exporter": {"prometheus": {"host": LISTEN, "port": METRICS_PORT}}}}],
+        }
+    }
+
+
+def _memory_limiter() -> dict[str, Any]:
+    # Refuse data before the container's memory limit kills the collector.
+    return {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20}
+
+
+def _environment(settings: PlatformSettings) -> dict[str, Any]:
+    return {
+        "attributes": [
+            {"key": "deployment.environment.name", "value": settings.environment, "action": "upsert"},
+        ]
+    }
+
+
+def gateway_config(settings: PlatformSettings) -> dict[str, Any]:
+    return {
+        "extensions": {"health_check": {"endpoint": f"{LISTEN}:{HEALTH_PORT}"}},
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"{LISTEN}:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"{LISTEN}:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {
+            "memory_limiter": _memory_limiter(),
+            "resource/environment": _environment(settings),
+            "batch": {"send_batch_size": 8192, "timeout": "5s"},
+        },
+        "exporters": {
+            # In-cluster hop to Jaeger; the NetworkPolicy-free monitoring namespace is the trust boundary.
+            "otlp/jaeger": {
+                "endpoint": jaeger.otlp_endpoint(settings),
+                "tls": {"insecure": True},
+                "sending_queue": {"enabled": True, "queue_size": 5000},
+                "retry_on_failure": {"enabled": True, "max_elapsed_time": "300s"},
+            }
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "resource/environment", "batch"],
+                    "exporters": ["otlp/jaeger"],
+                }
+            },
+            "telemetry": _telemetry(),
+        },
+    }
+
+
+def gateway_spec(settings: PlatformSettings) -> ServerSpec:
+    m = settings.monitoring
+    return ServerSpec(
+        name=GATEWAY,
+        namespace=m.namespace,
+        component="tracing",
+        environment=settings.environment,
+        image=settings.images.otel_collector,
+        args=("--config=/etc/otelcol/config.yaml",),
+        ports=(
+            Port("otlp-grpc", OTLP_GRPC_PORT),
+            Port("otlp-http", OTLP_HTTP_PORT),
+            Port("metrics", METRICS_PORT),
+            Port("health", HEALTH_PORT),
+        ),
+        resources=Resources(
+            requests=ResourceAmounts(cpu="200m", memory="256Mi"),
+            limits=ResourceAmounts(cpu="1", memory="512Mi"),
+        ),
+        replicas=m.tracing.collector_replicas,
+        config={"config.yaml": to_yaml(gateway_config(settings))},
+        config_dir="/etc/otelcol",
+        config_capability="otel_collector",
+        ready_path="/",
+        live_path="/",
+        probe_port="health",
+    )
+
+
+def gateway_endpoint(settings: PlatformSettings) -> str:
+    """What the application's OTEL_EXPORTER_OTLP_ENDPOINT points at (OTLP/gRPC)."""
+    return f"http://{GATEWAY}.{settings.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"
+
+
+def application_env(settings: PlatformSettings, service_name: str) -> dict[str, str]:
+    """OpenTelemetry SDK settings for an application pool (standard OTEL_* variables)."""
+    tracing = settings.monitoring.tracing
+    return {
+        "OTEL_SERVICE_NAME": service_name,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": gateway_endpoint(settings),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        # Logs go to stdout and through the shipper; metrics are scraped from /metrics.
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": f"{tracing.sample_ratio:g}",
+        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment.name={settings.environment}",
+    }
+
+
+def agent_config(settings: PlatformSettings) -> dict[str, Any]:
+    m = settings.monitoring
+    exporters: dict[str, Any] = {
+        "otlphttp/loki": {
+            "endpoint": loki.push_url(settings),
+            "sending_queue": {"enabled": True, "storage": "file_storage"},
+            "retry_on_failure": {"enabled": True, "max_elapsed_time": "0s"},
+        }
+    }
+    extensions: dict[str, Any] = {
+        "health_check": {"endpoint": f"{LISTEN}:{HEALTH_PORT}"},
+        # Read offsets and unsent batches survive restarts: no log is lost or shipped twice.
+        "file_storage": {"directory": f"{CHECKPOINTS}/storage", "create_directory": True},
+    }
+    if m.elasticsearch.enabled:
+        exporters["elasticsearch"] = {
+            "endpoints": [elastic.url(settings)],
+            "auth": {"authenticator": "basicauth/elasticsearch"},
+            "tls": {"ca_file": elastic.CA_FILE},
+            "sending_queue": {"enabled": True, "storage": "file_storage"},
+        }
+        extensions["basicauth/elasticsearch"] = {
+            "client_auth": {"username": "${env:ES_USERNAME}", "password": "${env:ES_PASSWORD}"}
+        }
+    return {
+        "extensions": extensions,
+        "receivers": {
+            "filelog": {
+                "include": [f"{POD_LOGS}/*/*/*.log"],
+                # Its own output would otherwise be read back in a loop when it logs an export error.
+                "exclude": [f"{POD_LOGS}/{m.namespace}_{AGENT}-*/*/*.log"],
+                "start_at": "end",
+                "include_file_path": True,
+                "storage": "file_storage",
+                # Parses the CRI/docker line format and takes namespace, pod and container from the path.
+                "operators": [{"type": "container", "id": "container-parser"}],
+            }
+        },
+        "processors": {
+            "memory_limiter": _memory_limiter(),
+            "resource/environment": _environment(settings),
+            "batch": {"send_batch_size": 2048, "timeout": "2s"},
+        },
+        "exporters": exporters,
+        "service": {
+            "extensions": sorted(extensions),
+            "pipelines": {
+                "logs": {
+                    "receivers": ["filelog"],
+                    "processors": ["memory_limiter", "resource/environment", "batch"],
+                    "exporters": sorted(exporters),
+                }
+            },
+            "telemetry": _telemetry(),
+        },
+    }
+
+
+def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
+    """The shipper runs on every node (all taints tolerated, GPU nodes included). It must read the
+    kubelet's log files, root-owned on the host: that is why the monitoring namespace cannot enforce
+    the restricted profile. It gets nothing else: no capabilities, read-only root and log mounts."""
+    m = settings.monitoring
+    ns = m.namespace
+    labels = lbl.standard_labels(AGENT, "logs", settings.environment, settings.images.otel_collector)
+    selector = lbl.selector_labels(AGENT)
+    config = {"config.yaml": to_yaml(agent_config(settings))}
+    checksum = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    env: list[dict[str, Any]] = [POD_IP_ENV]
+    mounts: list[dict[str, Any]] = [
+        {"name": "config", "mountPath": "/etc/otelcol", "readOnly": True},
+        {"name": "pod-logs", "mountPath": POD_LOGS, "readOnly": True},
+        {"name": "checkpoints", "mountPath": CHECKPOINTS},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "config", "configMap": {"name": f"{AGENT}-config"}},
+        {"name": "pod-logs", "hostPath": {"path": POD_LOGS, "type": "Directory"}},
+        {"name": "checkpoints", "hostPath": {"path": f"{CHECKPOINTS}/{ns}", "type": "DirectoryOrCreate"}},
+    ]
+    if m.elasticsearch.enabled:
+        env += list(elastic.credential_env(elastic.WRITER))
+        mounts.append({"name": "elasticsearch-ca", "mountPath": elastic.CA_DIR, "readOnly": True})
+        volumes.append({"name": "elasticsearch-ca", "secret": {"secretName": elastic.CA_SECRET}})
+    daemon_set = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": metadata(AGENT, ns, labels),
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+                "spec": {
+                    "serviceAccountName": AGENT,
+                    "automountServiceAccountToken": False,
+                    "priorityClassName": "system-node-critical",
+                    "tolerations": [{"operator": "Exists"}],
+                    "securityContext": {"runAsUser": 0, "runAsGroup": 0, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": AGENT,
+                            "image": settings.images.otel_collector,
+                            "args": ["--config=/etc/otelcol/config.yaml"],
+                            "env": env,
+                            "ports": [
+                                {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+                                {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
+                            ],
+                            "resources": container_resources(
+                                Resources(
+                                    requests=ResourceAmounts(cpu="100m", memory="128Mi"),
+                                    limits=ResourceAmounts(cpu="500m", memory="512Mi"),
+                                )
+                            ),
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "readinessProbe": {"httpGet": {"path": "/", "port": "health"}, "periodSeconds": 10},
+                            "livenessProbe": {"httpGet": {"path": "/", "port": "health"}, "periodSeconds": 20},
+                            "volumeMounts": mounts,
+                        }
+                    ],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(AGENT, ns, {**labels, lbl.METRICS_SERVICE: "true"}),
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "None",
+            "selector": selector,
+            "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}],
+        },
+    }
+    return [
+        service_account(AGENT, ns, labels),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(f"{AGENT}-config", ns, labels, {lbl.RENDERED_CONFIG_ANNOTATION: "log_shipper"}),
+            "data": config,
+        },
+        daemon_set,
+        service,
+        service_monitor(AGENT, ns, labels, selector, "metrics", "/metrics"),
+    ]
