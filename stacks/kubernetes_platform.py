@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -15,7 +15,9 @@ from components.common.resources import create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
-from components.monitoring.manifests import prometheus_rule
+from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
+from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
+from components.monitoring.otel import application_env
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
 from components.postgres.kubernetes import CLIENT_SECRET as POSTGRES_CLIENT_SECRET
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
@@ -165,8 +167,16 @@ class PlatformSpecs:
         return (self.api, *self.workers, *([self.flower] if self.flower else []))
 
 
+def with_tracing(settings: PlatformSettings, pool: WorkerPoolSpec) -> WorkerPoolSpec:
+    """The OpenTelemetry SDK settings pointing at the collector gateway; a pool's own env wins."""
+    if not settings.monitoring.enabled:
+        return pool
+    env = {**application_env(settings, pool.name), **dict(pool.env)}
+    return replace(pool, env=tuple(sorted(env.items())))
+
+
 def platform_specs(settings: PlatformSettings) -> PlatformSpecs:
-    api = api_pool_spec(settings)
+    api = with_tracing(settings, api_pool_spec(settings))
     app_secrets = {
         "CELERY_BROKER_URL": (RABBITMQ_CLIENT_SECRET, "url"),
         "CELERY_RESULT_BACKEND": (REDIS_CLIENT_SECRET, "celery-result-backend"),
@@ -176,15 +186,19 @@ def platform_specs(settings: PlatformSettings) -> PlatformSpecs:
     }
     celery = settings.celery
     pools = tuple(
-        celery_pool_spec(settings, name, pool, app_secrets, TRIGGER_AUTH) for name, pool in sorted(celery.pools.items())
+        with_tracing(settings, celery_pool_spec(settings, name, pool, app_secrets, TRIGGER_AUTH))
+        for name, pool in sorted(celery.pools.items())
     )
-    beat = beat_spec(settings, app_secrets) if celery.beat else None
+    beat = with_tracing(settings, beat_spec(settings, app_secrets)) if celery.beat else None
     flower = flower_spec(settings, (RABBITMQ_CLIENT_SECRET, "url")) if celery.flower else None
     # Who talks to what: every pool that runs application code uses the database and Redis;
     # everything Celery, and the API that enqueues tasks, uses the broker.
     app_pools = (api, *pools, *([beat] if beat else []))
     data_clients = tuple((p.name, p.selector) for p in app_pools)
-    broker_clients = (*data_clients, *(((flower.name, flower.selector),) if flower else ()))
+    monitoring_clients = (
+        ((CELERY_EXPORTER, lbl.selector_labels(CELERY_EXPORTER)),) if settings.monitoring.enabled else ()
+    )
+    broker_clients = (*data_clients, *(((flower.name, flower.selector),) if flower else ()), *monitoring_clients)
     return PlatformSpecs(
         api=api,
         load_balancer=load_balancer_spec(settings, api),
@@ -243,8 +257,17 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
     )
     for manifest in priority_classes(settings):
         create(manifest, with_provider)
+    monitoring: MonitoringStack | None = None
     if settings.monitoring.enabled:
-        create(prometheus_rule(settings), in_namespace)
+        monitoring = MonitoringStack(
+            "monitoring",
+            MonitoringStackArgs(
+                settings,
+                broker_secret=(RABBITMQ_CLIENT_SECRET, "url"),
+                trace_clients=tuple((p.name, p.selector) for p in (api_spec, *specs.workers)),
+            ),
+            pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, broker]),
+        )
     for worker in specs.workers:
         WorkerPool(
             worker.name, WorkerPoolArgs(worker), pulumi.ResourceOptions(providers=[provider], depends_on=backing)
@@ -301,6 +324,14 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             else None,
             "redisSentinel": redis.sentinel_endpoint,
         },
+        # Grafana, Prometheus, Alertmanager, Kibana, Jaeger: URL, and the port-forward line without a host.
+        "monitoring": monitoring.endpoints if monitoring else None,
+        "monitoringCredentials": {
+            "grafana": {"username": "admin", "password": monitoring.grafana_password},
+            **{ui: {"username": "admin", "password": pw} for ui, pw in sorted(monitoring.ui_passwords.items())},
+        }
+        if monitoring
+        else None,
         "postgres": {"url": postgres.url, "clientSecret": f"{ns}/{postgres.client_secret_name}"},
         "redis": {
             "masterName": redis.master_name,
@@ -343,5 +374,20 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "rabbitmq": settings.images.rabbitmq,
             "worker": settings.worker_image,
             "flower": settings.images.flower,
+            **(
+                {
+                    "loki": settings.images.loki,
+                    "jaeger": settings.images.jaeger,
+                    "otelCollector": settings.images.otel_collector,
+                    "celeryExporter": settings.images.celery_exporter,
+                    "elasticsearchExporter": settings.images.elasticsearch_exporter,
+                    "kubePrometheusStackChart": settings.monitoring.kube_prometheus_stack_chart_version,
+                    "elasticsearch": settings.monitoring.elasticsearch.version
+                    if settings.monitoring.elasticsearch.enabled
+                    else None,
+                }
+                if settings.monitoring.enabled
+                else {}
+            ),
         },
     }

@@ -1,4 +1,4 @@
-"""The PrometheusRule that carries the platform's alert and recording rules."""
+"""The monitoring namespace and the PrometheusRule that carries the platform's alert and recording rules."""
 
 from __future__ import annotations
 
@@ -18,3 +18,19 @@ def prometheus_rule(settings: PlatformSettings) -> dict[str, Any]:
         "metadata": metadata("platform-alerts", settings.namespace, labels),
         "spec": {"groups": rule_groups(settings)},
     }
+
+
+def monitoring_namespace(settings: PlatformSettings) -> dict[str, Any]:
+    """node-exporter (host network and PID) and the log shipper (the kubelet's log files) need host
+    access, so this namespace cannot enforce "restricted" like the application's: it enforces
+    "privileged" and audits and warns at "baseline", which names exactly those two on every apply.
+    Our own servers here still run with the restricted security contexts."""
+    labels = {
+        "app.kubernetes.io/part-of": lbl.PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "teknofest.org/environment": settings.environment,
+        "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/audit": "baseline",
+        "pod-security.kubernetes.io/warn": "baseline",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(settings.monitoring.namespace, None, labels)}

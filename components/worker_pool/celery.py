@@ -3,7 +3,8 @@
 The application reads its Celery configuration from the environment:
 CELERY_BROKER_URL, CELERY_RESULT_BACKEND, CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_DEFAULT_QUEUE_TYPE
 (quorum), CELERY_TASK_ROUTES (JSON: task glob -> queue), CELERY_TASK_ACKS_LATE and
-CELERY_WORKER_PREFETCH_MULTIPLIER (per pool), plus DATABASE_URL and REDIS_URL like the API.
+CELERY_WORKER_PREFETCH_MULTIPLIER (per pool), CELERY_WORKER_SEND_TASK_EVENTS and
+CELERY_TASK_SEND_SENT_EVENT (for the Celery exporter), plus DATABASE_URL and REDIS_URL like the API.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def _common_env(settings: PlatformSettings) -> dict[str, str]:
         "CELERY_TASK_DEFAULT_QUEUE": celery.default_queue,
         "CELERY_TASK_DEFAULT_QUEUE_TYPE": "quorum",
         "CELERY_TASK_ROUTES": json.dumps({task: {"queue": queue} for task, queue in sorted(celery.routes.items())}),
+        # Task events feed the Celery exporter (and Flower); sent events carry the queue name.
+        "CELERY_WORKER_SEND_TASK_EVENTS": "true",
+        "CELERY_TASK_SEND_SENT_EVENT": "true",
     }
 
 
@@ -99,6 +103,7 @@ def celery_pool_spec(
         "fair",
         "--without-gossip",
         "--without-mingle",
+        "--task-events",
     ]
     if pool.max_memory_per_child_kib:
         command += ["--max-memory-per-child", str(pool.max_memory_per_child_kib)]

@@ -167,7 +167,12 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
     releases = {
         e["inputs"]["chart"]: e["inputs"]["version"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"
     }
-    assert releases == {"cloudnative-pg": "0.29.0", "plugin-barman-cloud": "0.14.0"}
+    assert releases == {
+        "cloudnative-pg": "0.29.0",
+        "plugin-barman-cloud": "0.14.0",
+        "kube-prometheus-stack": "88.6.4",
+        "eck-operator": "3.4.0",
+    }
     # Operators installed from their own release artifacts are in the plan, not among the manifests.
     (operator,) = [e for e in plan if e["type"] == "kubernetes:yaml/v2:ConfigFile"]
     assert operator["inputs"]["file"].endswith("/v2.22.3/cluster-operator.yml")
@@ -187,6 +192,7 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
         "teknofest:platform:WorkerPool::celery-data",
         "teknofest:platform:WorkerPool::celery-beat",
         "teknofest:platform:WorkerPool::flower",
+        "teknofest:platform:MonitoringStack::monitoring",
         None,  # the API and Flower Secrets and the PriorityClasses, registered by the composition
     }
 
@@ -262,12 +268,21 @@ def test_under_pulumi_a_bad_value_is_a_run_error_without_traceback() -> None:
 
 def test_every_monitor_scrapes_exactly_one_rendered_target(rendered: dict[str, SynthResult]) -> None:
     manifests = rendered["production"].manifests
-    prefix = ("servicemonitor-teknofest-production-", "podmonitor-teknofest-production-")
-    targets = {
-        name.removeprefix(prefix[0]).removeprefix(prefix[1]).removesuffix(".yaml"): found
-        for name, found in monitor_targets(manifests).items()
-    }
+    prefixes = ("servicemonitor-teknofest-production-", "podmonitor-teknofest-production-", "servicemonitor-monitoring-")
+    targets = {}
+    for name, found in monitor_targets(manifests).items():
+        for prefix in prefixes:
+            name = name.removeprefix(prefix)
+        targets[name.removesuffix(".yaml")] = found
     assert targets == {
+        # The list: HAProxy, API, Celery, RabbitMQ, Redis, CloudNativePG instances and poolers,
+        # Loki, Jaeger, the collector (and the shipper), Elasticsearch.
+        "celery-exporter": ["celery-exporter"],
+        "loki": ["loki"],
+        "jaeger": ["jaeger"],
+        "otel-collector": ["otel-collector"],
+        "log-shipper": ["log-shipper"],
+        "elasticsearch-exporter": ["elasticsearch-exporter"],
         "api": ["api"],
         "flower": ["flower"],
         "haproxy": ["haproxy-stats"],

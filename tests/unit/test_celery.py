@@ -181,6 +181,7 @@ def test_rabbitmq_cluster(specs: PlatformSpecs) -> None:
     assert {"from": [keda], "ports": [{"port": 5672, "protocol": "TCP"}]} in ingress
     clients = {name for kind, name in found if kind == "NetworkPolicy" and name.endswith("-to-rabbitmq")}
     assert clients == {
-        f"{p}-to-rabbitmq" for p in ("api", "celery-ai", "celery-data", "celery-default", "celery-beat", "flower")
+        f"{p}-to-rabbitmq"
+        for p in ("api", "celery-ai", "celery-data", "celery-default", "celery-beat", "flower", "celery-exporter")
     }
     assert platform_specs(stack_settings("staging")).rabbitmq.settings.rabbitmq.replicas == 1

@@ -1,0 +1,193 @@
+"""MonitoringStack: metrics, dashboards, alerts, logs and traces for one environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pydantic import SecretStr
+
+from components.common import labels as lbl
+from components.common.manifests import client_egress_policies, secret_manifest
+from components.common.resources import create
+from components.monitoring import access, elastic
+from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
+from components.monitoring.celery_exporter import celery_exporter_spec, metrics_ingress_policy
+from components.monitoring.dashboards import dashboard_config_maps
+from components.monitoring.jaeger import jaeger_spec
+from components.monitoring.loki import loki_spec
+from components.monitoring.manifests import monitoring_namespace, prometheus_rule
+from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests, gateway_spec
+from components.monitoring.stack_values import (
+    ALERTMANAGER_SECRET,
+    CHART_REPOSITORY,
+    GRAFANA_ADMIN_SECRET,
+    RELEASE,
+    kube_prometheus_stack_values,
+)
+from components.monitoring.workload import server_manifests
+from stacks.settings import PlatformSettings
+
+ECK_NAMESPACE = "elastic-system"
+ECK_CHART_REPOSITORY = "https://helm.elastic.co"
+
+
+@dataclass(frozen=True)
+class MonitoringStackArgs:
+    settings: PlatformSettings
+    # Where the Celery exporter reads the broker URL: (Secret name, key) in the application namespace.
+    broker_secret: tuple[str, str]
+    # Application pools (name, pod selector) that send traces to the collector gateway.
+    trace_clients: tuple[tuple[str, dict[str, str]], ...]
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    endpoints: dict[str, dict[str, str]]
+    grafana_password: pulumi.Output[str]
+    ui_passwords: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("teknofest:platform:MonitoringStack", name, None, opts)
+        settings = args.settings
+        m = settings.monitoring
+        ns = m.namespace
+        labels = lbl.standard_labels("monitoring", "monitoring", settings.environment)
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = create(monitoring_namespace(settings), child)
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+
+        # Grafana's admin password: generated, never the guide's admin/teknofest2025.
+        grafana_password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
+        self.grafana_password = pulumi.Output.secret(grafana_password.result)
+        stack_inputs: list[pulumi.Resource] = [
+            create(
+                secret_manifest(
+                    GRAFANA_ADMIN_SECRET,
+                    ns,
+                    labels,
+                    {"admin-user": "admin", "admin-password": self.grafana_password},
+                ),
+                in_ns,
+            ),
+            create(
+                secret_manifest(ALERTMANAGER_SECRET, ns, labels, {"alertmanager.yaml": _alertmanager_yaml(settings)}),
+                in_ns,
+            ),
+        ]
+        es_ready: list[pulumi.Resource] = []
+        if m.elasticsearch.enabled:
+            es_ready = self._elasticsearch(name, settings, in_ns)
+            stack_inputs += es_ready
+        if m.install_stack:
+            k8s.helm.v3.Release(
+                f"{name}-{RELEASE}",
+                name=RELEASE,
+                chart="kube-prometheus-stack",
+                version=m.kube_prometheus_stack_chart_version,
+                namespace=ns,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+                values=kube_prometheus_stack_values(settings),
+                atomic=True,
+                timeout=900,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *stack_inputs]),
+            )
+        for manifest in dashboard_config_maps(settings):
+            create(manifest, in_ns)
+        after_es = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *es_ready])
+        for spec in (loki_spec(settings), jaeger_spec(settings), gateway_spec(settings)):
+            for manifest in server_manifests(spec):
+                create(manifest, after_es)
+        for manifest in agent_manifests(settings):
+            create(manifest, after_es)
+
+        # In the application namespace: the alert rules, the Celery exporter, and the pools' way out
+        # to the collector gateway (the namespace denies egress by default).
+        app = pulumi.ResourceOptions(parent=self)
+        create(prometheus_rule(settings), app)
+        exporter = celery_exporter_spec(settings, args.broker_secret)
+        for manifest in [*server_manifests(exporter), metrics_ingress_policy(exporter, ns)]:
+            create(manifest, app)
+        to_gateway = [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+                        "podSelector": {"matchLabels": lbl.selector_labels(GATEWAY)},
+                    }
+                ],
+                "ports": [{"port": OTLP_GRPC_PORT, "protocol": "TCP"}, {"port": OTLP_HTTP_PORT, "protocol": "TCP"}],
+            }
+        ]
+        for manifest in client_egress_policies(args.trace_clients, GATEWAY, settings.namespace, labels, to_gateway):
+            create(manifest, app)
+
+        self.ui_passwords = {}
+        for ui in access.deployed_uis(settings):
+            ingress = access.ingress(settings, ui)
+            if ingress is None:
+                continue
+            if ui.needs_auth:
+                password = random.RandomPassword(f"{name}-{ui.key}-basic-auth", length=32, special=False, opts=child)
+                self.ui_passwords[ui.key] = pulumi.Output.secret(password.result)
+                line: pulumi.Output[str] = pulumi.Output.secret(
+                    password.bcrypt_hash.apply(lambda hashed: f"admin:{hashed}")
+                )
+                create(access.basic_auth_secret(settings, ui, line), in_ns)
+            create(ingress, in_ns)
+        self.endpoints = access.ui_endpoints(settings)
+        self.register_outputs({"endpoints": self.endpoints})
+
+    def _elasticsearch(
+        self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """ECK (optional, cluster-wide), the users' Secrets, Elasticsearch and Kibana; returns what
+        the clients of Elasticsearch must wait for."""
+        es = settings.monitoring.elasticsearch
+        operator: list[pulumi.Resource] = []
+        if es.install_operator:
+            operator.append(
+                k8s.helm.v3.Release(
+                    f"{name}-eck-operator",
+                    name="elastic-operator",
+                    chart="eck-operator",
+                    version=es.operator_chart_version,
+                    namespace=ECK_NAMESPACE,
+                    create_namespace=True,
+                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ECK_CHART_REPOSITORY),
+                    atomic=True,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        secrets: list[pulumi.Resource] = [create(elastic.roles_secret(settings), opts)]
+        for user in elastic.USERS:
+            password = random.RandomPassword(
+                f"{name}-{user.secret_name}", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            secrets.append(create(elastic.user_secret(settings, user, pulumi.Output.secret(password.result)), opts))
+        after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*operator, *secrets]))
+        cluster = create(elastic.elasticsearch(settings), after)
+        create(
+            elastic.kibana(settings), pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster]))
+        )
+        for manifest in server_manifests(elastic.exporter_spec(settings)):
+            create(manifest, pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster])))
+        return [*secrets, cluster]
+
+
+def _alertmanager_yaml(settings: PlatformSettings) -> pulumi.Output[str]:
+    """Rendered with the receivers' secrets inline (Alertmanager has no file references for all of
+    them), so the whole text is a Pulumi secret and only ever lives in a Kubernetes Secret."""
+    alerting = settings.monitoring.alerting
+    email = alerting.email
+
+    def reveal(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    secrets = AlertingSecrets(
+        smtp_password=reveal(email.password) if email else None,
+        slack_webhook_url=reveal(alerting.slack_webhook_url),
+        dead_mans_switch_url=reveal(alerting.dead_mans_switch_url),
+    )
+    return pulumi.Output.secret(render_alertmanager_yaml(alerting, secrets))

@@ -1,0 +1,188 @@
+"""Helm values of kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana,
+node-exporter, kube-state-metrics) and Grafana's datasources (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.monitoring import elastic, jaeger, loki
+from components.monitoring.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION, PROMETHEUS_UID
+from stacks.settings import PlatformSettings
+
+RELEASE = "kube-prometheus-stack"
+CHART_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+ALERTMANAGER_SECRET = "alertmanager-platform"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+# Fixed names, so that Services are predictable: kube-prometheus-stack-prometheus:9090,
+# kube-prometheus-stack-alertmanager:9093, grafana:80.
+GRAFANA = "grafana"
+PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
+ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
+
+
+def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
+    """Loki, Jaeger and Elasticsearch next to the chart's Prometheus; traces link to their logs."""
+    sources: list[dict[str, Any]] = [
+        {
+            "name": "Loki",
+            "uid": "loki",
+            "type": "loki",
+            "access": "proxy",
+            "url": loki.query_url(settings),
+            "jsonData": {
+                "maxLines": 5000,
+                # Log lines that carry a trace id open the trace in Jaeger.
+                "derivedFields": [
+                    {
+                        "name": "TraceID",
+                        "matcherRegex": r"trace_id=(\w+)",
+                        "datasourceUid": "jaeger",
+                        "url": "$${__value.raw}",
+                    }
+                ],
+            },
+        },
+        {
+            "name": "Jaeger",
+            "uid": "jaeger",
+            "type": "jaeger",
+            "access": "proxy",
+            "url": f"http://{jaeger.NAME}.{settings.monitoring.namespace}.svc:{jaeger.UI_PORT}",
+            "jsonData": {
+                # Trace -> logs: the span's service and time window, filtered by trace id, in Loki.
+                "tracesToLogsV2": {
+                    "datasourceUid": "loki",
+                    "spanStartTimeShift": "-5m",
+                    "spanEndTimeShift": "5m",
+                    "filterByTraceID": True,
+                    "filterBySpanID": False,
+                    "tags": [{"key": "service.name", "value": "service_name"}],
+                },
+                "nodeGraph": {"enabled": True},
+            },
+        },
+    ]
+    if settings.monitoring.elasticsearch.enabled:
+        sources.append(
+            {
+                "name": "Elasticsearch",
+                "uid": "elasticsearch",
+                "type": "elasticsearch",
+                "access": "proxy",
+                "url": elastic.url(settings),
+                "basicAuth": True,
+                "basicAuthUser": elastic.READER.username,
+                "jsonData": {"index": "logs-*", "timeField": "@timestamp", "tlsAuthWithCACert": True},
+                # Grafana expands these from its environment (envValueFrom below): no secret in values.
+                "secureJsonData": {
+                    "basicAuthPassword": "$ELASTICSEARCH_READER_PASSWORD",
+                    "tlsCACert": "$ELASTICSEARCH_CA",
+                },
+            }
+        )
+    return sources
+
+
+def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def grafana_root_url(settings: PlatformSettings) -> str:
+    host = settings.monitoring.access.grafana.host
+    if host is None:
+        return "http://127.0.0.1:3000/"
+    return f"{'https' if settings.tls.enabled else 'http'}://{host}/"
+
+
+def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
+    m = settings.monitoring
+    p = m.prometheus
+    production = settings.environment == "production"
+    env_from_secrets: dict[str, Any] = {}
+    if m.elasticsearch.enabled:
+        env_from_secrets = {
+            "ELASTICSEARCH_READER_PASSWORD": {"secretKeyRef": {"name": elastic.READER.secret_name, "key": "password"}},
+            "ELASTICSEARCH_CA": {"secretKeyRef": {"name": elastic.CA_SECRET, "key": "ca.crt"}},
+        }
+    return {
+        "fullnameOverride": RELEASE,
+        "crds": {"enabled": True},
+        # Ours replaces the chart's Watchdog (routed to the dead man's switch by our Alertmanager config).
+        "defaultRules": {"create": True, "disabled": {"Watchdog": True}},
+        "prometheusOperator": {"enabled": True},
+        "prometheus": {
+            "prometheusSpec": {
+                "replicas": p.replicas,
+                "retention": p.retention,
+                "retentionSize": p.retention_size,
+                "storageSpec": _volume_claim(p.storage_size, p.storage_class),
+                "resources": {
+                    "requests": {"cpu": p.resources.requests.cpu, "memory": p.resources.requests.memory},
+                    "limits": {"cpu": p.resources.limits.cpu, "memory": p.resources.limits.memory},
+                },
+                "externalLabels": {"environment": settings.environment},
+                "podAntiAffinity": "hard" if production else "soft",
+                # Select every ServiceMonitor/PodMonitor/PrometheusRule in every namespace, whatever
+                # its labels: the default only picks those labelled with this Helm release.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+                "serviceMonitorSelector": {},
+                "serviceMonitorNamespaceSelector": {},
+                "podMonitorSelector": {},
+                "podMonitorNamespaceSelector": {},
+                "ruleSelector": {},
+                "ruleNamespaceSelector": {},
+            }
+        },
+        "alertmanager": {
+            "alertmanagerSpec": {
+                "replicas": m.alertmanager.replicas,
+                # Our rendered config (receivers' secrets inside) from a Secret this program writes.
+                "configSecret": ALERTMANAGER_SECRET,
+                "storage": _volume_claim(m.alertmanager.storage_size, None),
+                "podAntiAffinity": "hard" if production else "soft",
+            }
+        },
+        "grafana": {
+            "enabled": True,
+            "fullnameOverride": GRAFANA,
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "grafana.ini": {
+                "server": {"root_url": grafana_root_url(settings)},
+                "auth.anonymous": {"enabled": False},
+                "users": {"allow_sign_up": False, "allow_org_create": False},
+                "security": {
+                    "cookie_secure": settings.tls.enabled and m.access.grafana.host is not None,
+                    "disable_gravatar": True,
+                    "disable_initial_admin_creation": False,
+                },
+                "analytics": {"reporting_enabled": False, "check_for_updates": False},
+            },
+            "defaultDashboardsEnabled": True,
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": DASHBOARD_LABEL,
+                    "labelValue": "1",
+                    "searchNamespace": [m.namespace],
+                    "folderAnnotation": FOLDER_ANNOTATION,
+                    "provider": {"foldersFromFilesStructure": True, "allowUiUpdates": False},
+                },
+                "datasources": {"enabled": True, "defaultDatasourceEnabled": True, "uid": PROMETHEUS_UID},
+            },
+            "additionalDataSources": datasources(settings),
+            "envValueFrom": env_from_secrets,
+            "persistence": {"enabled": False},
+            "serviceMonitor": {"enabled": True},
+        },
+        "nodeExporter": {"enabled": True},
+        "kubeStateMetrics": {"enabled": True},
+        "kube-state-metrics": {"fullnameOverride": "kube-state-metrics"},
+        "prometheus-node-exporter": {"fullnameOverride": "node-exporter"},
+    }
