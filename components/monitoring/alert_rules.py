@@ -4,7 +4,9 @@ Every expression names series that an exporter this program deploys really expos
 built-in exporter (names read off HAProxy 2.6, and checked again by tests/integration), the API's
 /metrics (prometheus-fastapi-instrumentator's http_request_duration_seconds histogram: the
 application's side of the contract), redis_exporter, CloudNativePG's instance and PgBouncer metrics,
-rabbitmq_prometheus (/metrics and /metrics/detailed), kube-state-metrics and the kubelet.
+rabbitmq_prometheus (/metrics and /metrics/detailed), kube-state-metrics and the kubelet, the Celery
+exporter, Loki, the OpenTelemetry collectors and the Elasticsearch exporter. The list of what each one
+exposes is components/monitoring/metric_catalogue.py; a test holds every expression to it.
 """
 
 from __future__ import annotations
@@ -132,6 +134,25 @@ def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
             "critical",
             "No {{ $labels.deployment }} worker is available",
             "The pool has no available pod; its queue is not being processed.",
+        ),
+        Alert(
+            "CeleryTaskFailureRateHigh",
+            f'sum by (name) (rate(celery_task_failed_total{{namespace="{ns}"}}[10m]))'
+            f' / (sum by (name) (rate(celery_task_succeeded_total{{namespace="{ns}"}}[10m]))'
+            f' + sum by (name) (rate(celery_task_failed_total{{namespace="{ns}"}}[10m]))) > 0.05',
+            "10m",
+            "warning",
+            "Task {{ $labels.name }} fails more than 5 % of the time",
+            "Over the last 10 minutes more than one run in twenty of this task failed.",
+        ),
+        Alert(
+            "CeleryExporterDown",
+            f'up{{namespace="{ns}",job="celery-exporter"}} == 0'
+            f' or absent(up{{namespace="{ns}",job="celery-exporter"}})',
+            "10m",
+            "warning",
+            "Celery task metrics are not being collected",
+            "The Celery exporter is not scraped: task failure alerts and dashboards are blind.",
         ),
     ]
     rabbitmq = [
@@ -309,6 +330,80 @@ def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
             "Integration {{ $labels.integration }} is failing: alerts do not reach people.",
         ),
     ]
+    mon = m.namespace
+    observability = [
+        Alert(
+            "LokiDown",
+            f'up{{namespace="{mon}",job="loki"}} == 0 or absent(up{{namespace="{mon}",job="loki"}})',
+            "5m",
+            "critical",
+            "Loki is down",
+            "Logs are not being stored or served; the shippers queue them on the nodes meanwhile.",
+        ),
+        Alert(
+            "LokiRequestErrors",
+            f'sum(rate(loki_request_duration_seconds_count{{namespace="{mon}",status_code=~"5.."}}[5m]))'
+            f' / sum(rate(loki_request_duration_seconds_count{{namespace="{mon}"}}[5m])) > 0.05',
+            "10m",
+            "warning",
+            "Loki answers more than 5 % of requests with an error",
+            "Pushes or queries fail: look at Loki's logs and its volume.",
+        ),
+        Alert(
+            "LogShippingFailing",
+            f'sum by (exporter) (rate(otelcol_exporter_send_failed_log_records_total{{namespace="{mon}"}}[5m])) > 0',
+            "15m",
+            "warning",
+            "Log records fail to reach {{ $labels.exporter }}",
+            "The log shipper cannot deliver to Loki or Elasticsearch; its file queue grows on every node.",
+        ),
+        Alert(
+            "TraceExportFailing",
+            f'sum(rate(otelcol_exporter_send_failed_spans_total{{namespace="{mon}",job="otel-collector"}}[5m])) > 0',
+            "15m",
+            "warning",
+            "The collector gateway cannot deliver spans to Jaeger",
+            "Traces are dropped once the gateway's sending queue is full.",
+        ),
+    ]
+    if m.elasticsearch.enabled:
+        observability += [
+            Alert(
+                "ElasticsearchClusterRed",
+                f'elasticsearch_cluster_health_status{{namespace="{mon}",color="red"}} == 1',
+                "5m",
+                "critical",
+                "Elasticsearch cluster health is red",
+                "Some primary shards are unassigned: log and trace writes to them fail.",
+            ),
+            Alert(
+                "ElasticsearchClusterYellow",
+                f'elasticsearch_cluster_health_status{{namespace="{mon}",color="yellow"}} == 1',
+                "30m",
+                "warning",
+                "Elasticsearch cluster health is yellow",
+                "Replica shards are unassigned: one more node loss may lose data.",
+            ),
+            Alert(
+                "ElasticsearchDiskAlmostFull",
+                f'elasticsearch_filesystem_data_available_bytes{{namespace="{mon}"}}'
+                f' / elasticsearch_filesystem_data_size_bytes{{namespace="{mon}"}} < 0.15',
+                "15m",
+                "warning",
+                "An Elasticsearch data volume is over 85 % full",
+                "Above the high watermark Elasticsearch stops allocating shards to the node.",
+            ),
+        ]
+    self_health.append(
+        Alert(
+            "PrometheusRuleEvaluationFailures",
+            "sum(rate(prometheus_rule_evaluation_failures_total[5m])) > 0",
+            "10m",
+            "critical",
+            "Prometheus fails to evaluate rules",
+            "Some alerts cannot fire: see the rule's error on Prometheus' Rules page.",
+        )
+    )
     return {
         "api": api,
         "load-balancer": load_balancer,
@@ -318,6 +413,7 @@ def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
         "redis": redis,
         "kubernetes": kubernetes,
         "self-health": self_health,
+        "observability": observability,
     }
 
 
