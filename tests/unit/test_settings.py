@@ -150,6 +150,22 @@ def test_structured_values_arrive_as_json_text() -> None:
             "backups.schedule = '0 2 * * *': must be a six-field cron",
         ),
         ({"kubernetes": {"version": "1.12"}}, "kubernetes.version = '1.12'"),
+        (
+            {"monitoring": {"elasticsearch": {"enabled": False}}},
+            "tracing.storage is 'elasticsearch' but elasticsearch.enabled is false: "
+            "enable Elasticsearch or set tracing.storage to 'badger'",
+        ),
+        ({"monitoring": {"elasticsearch": {"nodes": 2}}}, "monitoring.elasticsearch.nodes = 2: must be odd"),
+        ({"monitoring": {"loki": {"retention": "31 days"}}}, "monitoring.loki.retention = '31 days'"),
+        (
+            {"monitoring": {"tracing": {"storage": "cassandra"}}},
+            "monitoring.tracing.storage = 'cassandra': Input should be 'elasticsearch' or 'badger'",
+        ),
+        ({"monitoring": {"access": {"grafana": {"host": "Grafana!"}}}}, "monitoring.access.grafana.host = 'Grafana!'"),
+        (
+            {"monitoring": {"prometheusReplicas": 2}},
+            "monitoring.prometheusReplicas = 2: unknown setting; allowed here: access, alerting, alertmanager",
+        ),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(config: dict[str, Any], expected: str) -> None:

@@ -1,0 +1,262 @@
+"""The monitoring stack's pure builders: dashboards, metric catalogue, Helm values, configs, access."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.monitoring import access, elastic
+from components.monitoring.alert_rules import rule_groups
+from components.monitoring.dashboards import Dashboard, Panel, Query, dashboard_json, platform_dashboards
+from components.monitoring.jaeger import jaeger_config, retention_hours
+from components.monitoring.loki import loki_config
+from components.monitoring.metric_catalogue import exposed_metrics
+from components.monitoring.otel import agent_config, application_env, gateway_config
+from components.monitoring.promql import metric_names
+from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
+from stacks.config_source import load_settings
+from stacks.settings import PlatformSettings
+from tests.conftest import STACKS, stack_settings
+
+
+def recorded(settings: PlatformSettings) -> set[str]:
+    return {rule["record"] for group in rule_groups(settings) for rule in group["rules"] if "record" in rule}
+
+
+def unknown_metrics(exprs: dict[str, str], settings: PlatformSettings) -> dict[str, list[str]]:
+    known = exposed_metrics(settings) | recorded(settings)
+    return {where: sorted(metric_names(expr) - known) for where, expr in exprs.items() if metric_names(expr) - known}
+
+
+def panel_queries(settings: PlatformSettings) -> dict[str, str]:
+    return {
+        f"{d.title} / {p.title} / {n}": q.expr
+        for d in platform_dashboards(settings)
+        for p in d.panels
+        for n, q in enumerate(p.queries)
+    }
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        (
+            'sum by (queue) (rabbitmq_detailed_queue_consumers{namespace="x"}) == 0',
+            {"rabbitmq_detailed_queue_consumers"},
+        ),
+        (
+            "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+            {"http_request_duration_seconds_bucket"},
+        ),
+        ("teknofest:api_error_ratio:rate1h > 14.4 * 0.001", {"teknofest:api_error_ratio:rate1h"}),
+        ('1e3 * up{a="b{c}"} / on(instance) group_left(pod) kube_pod_info offset 5m', {"up", "kube_pod_info"}),
+        (
+            'absent(kube_node_status_allocatable{resource="nvidia_com_gpu"}) or vector(1)',
+            {"kube_node_status_allocatable"},
+        ),
+    ],
+)
+def test_metric_names_reads_series_not_functions_labels_or_keywords(expr: str, names: set[str]) -> None:
+    assert metric_names(expr) == names
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_panel_queries_metrics_some_deployed_exporter_exposes(stack: str) -> None:
+    settings = stack_settings(stack)
+    assert unknown_metrics(panel_queries(settings), settings) == {}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_alert_rule_reads_metrics_some_deployed_exporter_exposes(stack: str) -> None:
+    settings = stack_settings(stack)
+    exprs = {
+        rule.get("alert") or rule["record"]: rule["expr"] for group in rule_groups(settings) for rule in group["rules"]
+    }
+    assert unknown_metrics(exprs, settings) == {}
+
+
+def test_the_panel_check_catches_a_metric_nothing_exports(production_settings: PlatformSettings) -> None:
+    exprs = {"typo": "sum(rate(haproxy_backend_http_request_total[5m]))", "fine": "sum(celery_queue_length)"}
+    assert unknown_metrics(exprs, production_settings) == {"typo": ["haproxy_backend_http_request_total"]}
+    # Elasticsearch metrics exist only where Elasticsearch is deployed (dev turns it off).
+    es = {"es": "elasticsearch_cluster_health_status"}
+    assert unknown_metrics(es, production_settings) == {}
+    assert unknown_metrics(es, stack_settings("dev")) == {"es": ["elasticsearch_cluster_health_status"]}
+
+
+def test_the_dashboards_cover_what_the_issue_and_the_guide_ask_for(production_settings: PlatformSettings) -> None:
+    dashboards = {d.title: {p.title for p in d.panels} for d in platform_dashboards(production_settings)}
+    assert set(dashboards) == {
+        "Platform overview",
+        "API workers",
+        "Celery queues and tasks",
+        "PostgreSQL",
+        "Redis",
+        "RabbitMQ",
+        "HAProxy",
+        "AI inference",
+        "Logs and traces pipeline",
+    }
+    assert {"Request rate", "Error ratio (5xx)", "Latency percentiles", "Active connections", "Queue lengths"} <= (
+        dashboards["Platform overview"]
+    )
+    assert {"Pooler: client connections", "Transactions per second", "Replication lag", "Lock waits"} <= dashboards[
+        "PostgreSQL"
+    ]
+    assert {"Hit rate", "Memory", "Replication"} <= dashboards["Redis"]
+    assert "Inference time percentiles" in dashboards["AI inference"]
+
+
+def test_dashboard_json_is_a_grafana_dashboard_with_a_non_overlapping_grid() -> None:
+    board = Dashboard("uid-1", "T", tuple(Panel(f"p{i}", (Query("up", "x"), Query("up", "y"))) for i in range(5)))
+    rendered = dashboard_json(board)
+    assert rendered["uid"] == "uid-1" and rendered["schemaVersion"] >= 36 and rendered["editable"] is False
+    ids = [p["id"] for p in rendered["panels"]]
+    assert len(set(ids)) == len(ids) == 5
+    cells = {(p["gridPos"]["x"], p["gridPos"]["y"]) for p in rendered["panels"]}
+    assert len(cells) == 5 and all(p["gridPos"]["w"] + p["gridPos"]["x"] <= 24 for p in rendered["panels"])
+    assert [t["refId"] for t in rendered["panels"][0]["targets"]] == ["A", "B"]
+    assert rendered["panels"][0]["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+    json.dumps(rendered)
+
+
+def _walk(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _walk(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _walk(v)]
+    return [str(value)]
+
+
+def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> None:
+    values = kube_prometheus_stack_values(production_settings)
+    prometheus = values["prometheus"]["prometheusSpec"]
+    assert prometheus["replicas"] == 2 and prometheus["retention"] == "15d" and prometheus["retentionSize"] == "40GB"
+    assert prometheus["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "50Gi"
+    for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig"):
+        assert prometheus[f"{kind}SelectorNilUsesHelmValues"] is False
+    assert prometheus["serviceMonitorSelector"] == {} and prometheus["ruleNamespaceSelector"] == {}
+    alertmanager = values["alertmanager"]["alertmanagerSpec"]
+    assert alertmanager["replicas"] == 3 and alertmanager["configSecret"] == "alertmanager-platform"
+    grafana = values["grafana"]
+    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert grafana["grafana.ini"]["auth.anonymous"] == {"enabled": False}
+    assert grafana["sidecar"]["dashboards"]["label"] == "grafana_dashboard"
+    assert values["defaultRules"]["disabled"] == {"Watchdog": True}
+    assert values["nodeExporter"]["enabled"] and values["kubeStateMetrics"]["enabled"]
+    # No credential in the values: Grafana reads them from Secrets through its environment.
+    strings = _walk(values)
+    assert not any("teknofest2025" in s for s in strings)
+    assert grafana["envValueFrom"]["ELASTICSEARCH_READER_PASSWORD"]["secretKeyRef"]["name"] == "elasticsearch-reader"
+    dev = kube_prometheus_stack_values(stack_settings("dev"))
+    assert dev["prometheus"]["prometheusSpec"]["replicas"] == 1
+    assert dev["alertmanager"]["alertmanagerSpec"]["replicas"] == 1
+    assert dev["grafana"]["envValueFrom"] == {}
+
+
+def test_grafana_datasources_link_traces_to_logs(production_settings: PlatformSettings) -> None:
+    by_uid = {d["uid"]: d for d in datasources(production_settings)}
+    assert set(by_uid) == {"loki", "jaeger", "elasticsearch"}
+    assert by_uid["jaeger"]["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
+    assert by_uid["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "jaeger"
+    assert by_uid["elasticsearch"]["secureJsonData"]["basicAuthPassword"] == "$ELASTICSEARCH_READER_PASSWORD"
+    assert by_uid["loki"]["url"] == "http://loki.monitoring.svc:3100"
+    assert {d["uid"] for d in datasources(stack_settings("dev"))} == {"loki", "jaeger"}
+
+
+def test_loki_keeps_logs_for_the_retention_and_listens_on_the_pod_address() -> None:
+    config = loki_config(stack_settings("staging"))
+    assert config["limits_config"]["retention_period"] == "7d"
+    assert config["compactor"]["retention_enabled"] is True
+    assert config["server"]["http_listen_address"] == "${POD_IP}"
+    assert config["auth_enabled"] is False and config["common"]["replication_factor"] == 1
+    assert config["schema_config"]["configs"][0]["schema"] == "v13"
+
+
+def test_jaeger_storage_follows_the_settings(production_settings: PlatformSettings) -> None:
+    assert retention_hours("7d") == 168 and retention_hours("2w") == 336 and retention_hours("12h") == 12
+    production = jaeger_config(production_settings)["extensions"]["jaeger_storage"]["backends"]["main"]
+    es = production["elasticsearch"]
+    assert es["server_urls"] == ["https://elasticsearch-es-http.monitoring.svc:9200"]
+    assert es["auth"]["basic"]["password"] == "${env:ES_PASSWORD}" and es["tls"]["ca_file"] == elastic.CA_FILE
+    assert es["indices"]["spans"]["replicas"] == 1
+    dev = jaeger_config(stack_settings("dev"))["extensions"]["jaeger_storage"]["backends"]["main"]
+    assert dev == {
+        "badger": {
+            "directories": {"keys": "/badger/keys", "values": "/badger/values"},
+            "ephemeral": False,
+            "ttl": {"spans": "48h"},
+        }
+    }
+
+
+def test_the_collectors_route_traces_to_jaeger_and_logs_to_loki_and_elasticsearch(
+    production_settings: PlatformSettings,
+) -> None:
+    gateway = gateway_config(production_settings)
+    assert gateway["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger.monitoring.svc:4317"
+    assert gateway["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
+    assert set(gateway["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}
+    agent = agent_config(production_settings)
+    assert agent["service"]["pipelines"]["logs"]["exporters"] == ["elasticsearch", "otlphttp/loki"]
+    assert agent["exporters"]["otlphttp/loki"]["endpoint"] == "http://loki.monitoring.svc:3100/otlp"
+    assert agent["receivers"]["filelog"]["include"] == ["/var/log/pods/*/*/*.log"]
+    assert agent_config(stack_settings("dev"))["service"]["pipelines"]["logs"]["exporters"] == ["otlphttp/loki"]
+    env = application_env(production_settings, "api")
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring.svc:4317"
+    assert env["OTEL_SERVICE_NAME"] == "api" and env["OTEL_TRACES_SAMPLER_ARG"] == "1"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_generated_config_listens_on_every_address(stack: str) -> None:
+    settings = stack_settings(stack)
+    configs = [loki_config(settings), jaeger_config(settings), gateway_config(settings), agent_config(settings)]
+    assert not [s for c in configs for s in _walk(c) if "0.0.0.0" in s]
+
+
+def test_elasticsearch_users_have_only_what_they_need(production_settings: PlatformSettings) -> None:
+    roles = elastic.roles()
+    assert set(roles) == {"platform_writer", "platform_reader", "platform_monitor"}
+    assert roles["platform_reader"]["indices"][0]["privileges"] == ["read", "view_index_metadata"]
+    assert all("all" not in r["cluster"] for r in roles.values())
+    cluster = elastic.elasticsearch(production_settings)["spec"]
+    assert cluster["auth"]["fileRealm"] == [{"secretName": u.secret_name} for u in elastic.USERS]
+    node_set = cluster["nodeSets"][0]
+    assert node_set["count"] == 3 and node_set["zoneAwareness"] == {}
+    staging = elastic.elasticsearch(stack_settings("staging"))["spec"]["nodeSets"][0]
+    assert staging["count"] == 1 and "zoneAwareness" not in staging
+    secret = elastic.user_secret(production_settings, elastic.WRITER, "pw")
+    assert secret["type"] == "kubernetes.io/basic-auth" and secret["stringData"]["roles"] == "platform_writer"
+
+
+def with_hosts(**hosts: str) -> PlatformSettings:
+    base = stack_settings("production").model_dump(by_alias=True, mode="json")
+    base["monitoring"]["access"] = {key: {"host": host} for key, host in hosts.items()}
+    base["backups"]["credentials"] = None
+    return load_settings(base, "production", "Pulumi.production.yaml")
+
+
+def test_a_ui_with_a_host_gets_an_ingress_with_tls_and_auth_where_it_has_no_login() -> None:
+    settings = with_hosts(prometheus="prometheus.example.org", grafana="grafana.example.org")
+    by_key = {ui.key: ui for ui in access.UIS}
+    prometheus = access.ingress(settings, by_key["prometheus"])
+    assert prometheus is not None
+    annotations = prometheus["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/auth-type"] == "basic"
+    assert annotations["nginx.ingress.kubernetes.io/auth-secret"] == "prometheus-basic-auth"
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt-production"
+    assert prometheus["spec"]["tls"] == [{"hosts": ["prometheus.example.org"], "secretName": "prometheus-tls"}]
+    backend = prometheus["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "kube-prometheus-stack-prometheus", "port": {"number": 9090}}
+    grafana = access.ingress(settings, by_key["grafana"])
+    assert grafana is not None and "nginx.ingress.kubernetes.io/auth-type" not in grafana["metadata"]["annotations"]
+    assert access.ingress(settings, by_key["jaeger"]) is None
+    endpoints = access.ui_endpoints(settings)
+    assert endpoints["grafana"] == {"url": "https://grafana.example.org/"}
+    assert endpoints["jaeger"] == {
+        "url": "http://127.0.0.1:16686/",
+        "portForward": "kubectl -n monitoring port-forward svc/jaeger 16686:16686",
+    }
+    assert "kibana" not in access.ui_endpoints(stack_settings("dev"))
