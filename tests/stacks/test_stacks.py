@@ -268,7 +268,11 @@ def test_under_pulumi_a_bad_value_is_a_run_error_without_traceback() -> None:
 
 def test_every_monitor_scrapes_exactly_one_rendered_target(rendered: dict[str, SynthResult]) -> None:
     manifests = rendered["production"].manifests
-    prefixes = ("servicemonitor-teknofest-production-", "podmonitor-teknofest-production-", "servicemonitor-monitoring-")
+    prefixes = (
+        "servicemonitor-teknofest-production-",
+        "podmonitor-teknofest-production-",
+        "servicemonitor-monitoring-",
+    )
     targets = {}
     for name, found in monitor_targets(manifests).items():
         for prefix in prefixes:
@@ -309,3 +313,69 @@ def test_monitors_that_miss_or_double_scrape_are_findings(rendered: dict[str, Sy
         "servicemonitor-teknofest-production-haproxy.yaml": f"ServiceMonitor {nothing}",
         "podmonitor-teknofest-production-postgres.yaml": f"PodMonitor {nothing}",
     }
+
+
+def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthResult]) -> None:
+    manifests = rendered["production"].manifests
+    mon, ns = "monitoring", "teknofest-production"
+    expected = {
+        f"namespace-cluster-{mon}.yaml",
+        f"secret-{mon}-alertmanager-platform.yaml",
+        f"secret-{mon}-grafana-admin.yaml",
+        f"statefulset-{mon}-loki.yaml",
+        f"deployment-{mon}-jaeger.yaml",
+        f"deployment-{mon}-otel-collector.yaml",
+        f"daemonset-{mon}-log-shipper.yaml",
+        f"elasticsearch-{mon}-elasticsearch.yaml",
+        f"kibana-{mon}-kibana.yaml",
+        f"deployment-{mon}-elasticsearch-exporter.yaml",
+        f"secret-{mon}-elasticsearch-roles.yaml",
+        *(f"secret-{mon}-elasticsearch-{user}.yaml" for user in ("writer", "reader", "monitor")),
+        *(f"ingress-{mon}-{ui}.yaml" for ui in ("grafana", "kibana", "jaeger")),
+        f"secret-{mon}-jaeger-basic-auth.yaml",
+        f"deployment-{ns}-celery-exporter.yaml",
+        f"networkpolicy-{ns}-celery-exporter-ingress.yaml",
+        f"networkpolicy-{ns}-celery-exporter-to-rabbitmq.yaml",
+        f"prometheusrule-{ns}-platform-alerts.yaml",
+        *(
+            f"networkpolicy-{ns}-{p}-to-otel-collector.yaml"
+            for p in ("api", "celery-default", "celery-ai", "celery-beat")
+        ),
+    }
+    assert expected <= set(manifests), sorted(expected - set(manifests))
+    dashboards = [m for m in manifests.values() if m["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    assert len(dashboards) == 9
+    namespace_labels = manifests[f"namespace-cluster-{mon}.yaml"]["metadata"]["labels"]
+    assert namespace_labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert namespace_labels["pod-security.kubernetes.io/warn"] == "baseline"
+    # The application sends traces to the gateway; workers emit the events the Celery exporter reads.
+    for pool in ("api", "celery-default", "celery-ai", "celery-data"):
+        container = manifests[f"deployment-{ns}-{pool}.yaml"]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring.svc:4317"
+        assert env["OTEL_SERVICE_NAME"] == pool
+        if pool != "api":
+            assert "--task-events" in container["command"] and env["CELERY_WORKER_SEND_TASK_EVENTS"] == "true"
+    assert manifests[f"deployment-{mon}-jaeger.yaml"]["spec"]["replicas"] == 2
+    assert manifests[f"deployment-{mon}-otel-collector.yaml"]["spec"]["replicas"] == 2
+    # Every Secret's values are masked in the render.
+    assert set(manifests[f"secret-{mon}-alertmanager-platform.yaml"]["stringData"].values()) == {"[secret]"}
+    outputs = json.loads((rendered["production"].out / "outputs.json").read_text())
+    assert outputs["monitoring"]["grafana"] == {"url": "https://grafana.egitim-eylemci.example.org/"}
+    assert outputs["monitoring"]["prometheus"]["portForward"] == (
+        "kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090:9090"
+    )
+    assert outputs["monitoringCredentials"] == {
+        "grafana": {"username": "admin", "password": "[secret]"},
+        "jaeger": {"username": "admin", "password": "[secret]"},
+    }
+
+
+def test_dev_keeps_the_heavy_parts_off(rendered: dict[str, SynthResult]) -> None:
+    manifests = rendered["dev"].manifests
+    assert not [name for name in manifests if name.startswith(("elasticsearch-", "kibana-", "ingress-"))]
+    jaeger = manifests["statefulset-monitoring-jaeger.yaml"]["spec"]
+    assert jaeger["replicas"] == 1
+    assert jaeger["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    outputs = json.loads((rendered["dev"].out / "outputs.json").read_text())
+    assert set(outputs["monitoring"]) == {"grafana", "prometheus", "alertmanager", "jaeger"}
