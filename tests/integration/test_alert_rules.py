@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.monitoring.alert_rules import FAST_BURN, rule_groups
+from components.monitoring.dashboards import platform_dashboards
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 from tests.integration.conftest import require_binary
@@ -152,3 +153,29 @@ def test_important_alerts_fire_and_stay_silent(tmp_path: Path, production_settin
     result = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path, stack: str) -> None:
+    """promtool parses each panel's query (written as a recording rule): Grafana would show a parse
+    error on the panel otherwise."""
+    settings = stack_settings(stack)
+    rules = [
+        {"record": f"dashboard:{d.uid.replace('-', '_')}:{p}_{q}", "expr": query.expr}
+        for d in platform_dashboards(settings)
+        for p, panel in enumerate(d.panels)
+        for q, query in enumerate(panel.queries)
+    ]
+    path = tmp_path / "panels.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(rules)} rules found" in result.stdout
+
+
+def test_a_broken_panel_query_fails_the_promtool_check(tmp_path: Path) -> None:
+    path = tmp_path / "panels.yaml"
+    rule = {"record": "dashboard:broken", "expr": "sum(rate(haproxy_backend_http_requests_total[5m])"}
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": [rule]}]}))
+    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0

@@ -36,6 +36,8 @@ from websockets.sync.client import connect
 from components.load_balancer.haproxy_config import Peer, render_haproxy_cfg
 from components.load_balancer.manifests import haproxy_inputs
 from components.monitoring.alert_rules import rule_groups
+from components.monitoring.dashboards import platform_dashboards
+from components.monitoring.metric_catalogue import HAPROXY
 from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec, request_rate_query
 from stacks.settings import PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, free_port, wait_for
@@ -346,11 +348,16 @@ def test_a_killed_backend_is_taken_out_within_3_s_with_no_failed_request(lab: La
 def test_every_haproxy_series_the_alerts_and_autoscaler_use_is_exported(
     lab: Lab, production_settings: PlatformSettings
 ) -> None:
-    """Rules and the KEDA query name HAProxy series; the real exporter must serve each one."""
+    """Rules, dashboards, the KEDA query and the metric catalogue name HAProxy series; the real
+    exporter must serve each one."""
     used = set(re.findall(r"\bhaproxy_[a-z_]+", request_rate_query(production_settings)))
     for group in rule_groups(production_settings):
         for rule in group["rules"]:
             used |= set(re.findall(r"\bhaproxy_[a-z_]+", rule["expr"]))
+    for dashboard in platform_dashboards(production_settings):
+        for panel in dashboard.panels:
+            used |= {name for query in panel.queries for name in re.findall(r"\bhaproxy_[a-z_]+", query.expr)}
+    used |= HAPROXY  # the catalogue the panel/rule tests hold queries to
     exported = set(
         re.findall(
             r"^(haproxy_[a-z_]+)",
