@@ -15,6 +15,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from components.monitoring.stack_values import CHART_SERVICES
+
 # libyaml's loader: the operators' CRDs are large (CloudNativePG's Cluster alone is 0.5 MB).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_CRDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "crds"
@@ -113,6 +115,7 @@ def validate_manifests(
             findings.append(Finding(label, f"{path}: {exc.message if hasattr(exc, 'message') else exc}"))
     findings += structural_findings(manifests)
     findings += monitor_findings(manifests)
+    findings += ingress_findings(manifests)
     return findings, checked_by
 
 
@@ -160,9 +163,20 @@ def _all_label_sets(m: dict[str, Any]) -> Iterable[tuple[str, dict[str, str]]]:
 
 
 def _operator_services(manifests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Services that operators create from the custom resources we render (RabbitMQ Cluster Operator)."""
+    """Services that operators create from the custom resources we render (RabbitMQ Cluster Operator,
+    ECK)."""
     services = []
     for m in manifests.values():
+        ns = m["metadata"].get("namespace", "")
+        for kind, suffix, port in (("Kibana", "kb-http", 5601), ("Elasticsearch", "es-http", 9200)):
+            if m["kind"] == kind and m["apiVersion"].endswith(".k8s.elastic.co/v1"):
+                services.append(
+                    {
+                        "kind": "Service",
+                        "metadata": {"name": f"{m['metadata']['name']}-{suffix}", "namespace": ns, "labels": {}},
+                        "spec": {"ports": [{"name": "https", "port": port}]},
+                    }
+                )
         if m["kind"] == "RabbitmqCluster":
             name, ns = m["metadata"]["name"], m["metadata"].get("namespace", "")
             labels = {
@@ -244,4 +258,36 @@ def monitor_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
             findings.append(
                 Finding(label, f"ServiceMonitor selects {len(found)} Services with its port: {sorted(found)}")
             )
+    return findings
+
+
+def ingress_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
+    """Every Ingress backend is a Service (rendered, operator-made, or one of the kube-prometheus-stack
+    release's fixed names) that has the port; every basic-auth Secret it names is rendered."""
+    services = [m for m in manifests.values() if m["kind"] == "Service"] + _operator_services(manifests)
+    ports: dict[tuple[str, str], set[Any]] = {}
+    for service in services:
+        key = (service["metadata"].get("namespace", ""), service["metadata"]["name"])
+        ports[key] = {p.get("port") for p in service["spec"].get("ports", [])} | {
+            p.get("name") for p in service["spec"].get("ports", [])
+        }
+    secrets = {
+        (m["metadata"].get("namespace", ""), m["metadata"]["name"]) for m in manifests.values() if m["kind"] == "Secret"
+    }
+    findings = []
+    for label, m in manifests.items():
+        if m["kind"] != "Ingress":
+            continue
+        ns = m["metadata"].get("namespace", "")
+        for rule in m["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                backend = path["backend"]["service"]
+                port = backend["port"].get("number", backend["port"].get("name"))
+                if (backend["name"], port) in CHART_SERVICES:
+                    continue
+                if port not in ports.get((ns, backend["name"]), set()):
+                    findings.append(Finding(label, f"backend {backend['name']}:{port} is no Service port in {ns}"))
+        auth = m["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/auth-secret")
+        if auth and (ns, auth) not in secrets:
+            findings.append(Finding(label, f"auth-secret {auth} is not rendered in {ns}"))
     return findings

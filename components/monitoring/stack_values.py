@@ -18,6 +18,8 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA = "grafana"
 PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
 ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
+# (Service, port) the release creates: what an Ingress may point at besides our own Services.
+CHART_SERVICES = frozenset({(GRAFANA, 80), (PROMETHEUS_SERVICE, 9090), (ALERTMANAGER_SERVICE, 9093)})
 
 
 def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:

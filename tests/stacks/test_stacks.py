@@ -14,7 +14,7 @@ import yaml
 
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.synth import SynthResult, main, synth
-from stacks.validate import monitor_findings, monitor_targets
+from stacks.validate import ingress_findings, monitor_findings, monitor_targets
 from tests.conftest import STACKS
 
 _renders: dict[str, SynthResult] = {}
@@ -379,3 +379,21 @@ def test_dev_keeps_the_heavy_parts_off(rendered: dict[str, SynthResult]) -> None
     assert jaeger["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
     outputs = json.loads((rendered["dev"].out / "outputs.json").read_text())
     assert set(outputs["monitoring"]) == {"grafana", "prometheus", "alertmanager", "jaeger"}
+
+
+def test_ingresses_that_miss_their_service_or_auth_secret_are_findings(rendered: dict[str, SynthResult]) -> None:
+    manifests = copy.deepcopy(rendered["production"].manifests)
+    assert ingress_findings(manifests) == []
+    jaeger = manifests["ingress-monitoring-jaeger.yaml"]
+    jaeger["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] = 16687
+    del manifests["secret-monitoring-jaeger-basic-auth.yaml"]
+    kibana = manifests["ingress-monitoring-kibana.yaml"]
+    kibana["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "kibana-http"
+    grafana = manifests["ingress-monitoring-grafana.yaml"]
+    grafana["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] = 3000
+    assert sorted(f.message for f in ingress_findings(manifests)) == [
+        "auth-secret jaeger-basic-auth is not rendered in monitoring",
+        "backend grafana:3000 is no Service port in monitoring",
+        "backend jaeger:16687 is no Service port in monitoring",
+        "backend kibana-http:5601 is no Service port in monitoring",
+    ]
