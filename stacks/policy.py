@@ -60,4 +60,19 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
     )
     at_least("redis.replicas", settings.redis.replicas, 1, "Sentinel needs a replica to promote")
     at_least("rabbitmq.replicas", settings.rabbitmq.replicas, 3, "quorum queues need three nodes to survive one loss")
+    m = settings.monitoring
+    if m.enabled:
+        at_least(
+            "monitoring.prometheus.replicas", m.prometheus.replicas, 2, "alerts must keep firing while one is down"
+        )
+        at_least(
+            "monitoring.alertmanager.replicas",
+            m.alertmanager.replicas,
+            2,
+            "notifications must go out while one is down; 3 survive a node loss during a rollout",
+        )
+    else:
+        problems.append(
+            Problem("monitoring.enabled", "false", "must be true in production: alerts, logs and traces are required")
+        )
     return problems

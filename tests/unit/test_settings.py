@@ -156,6 +156,11 @@ def test_structured_values_arrive_as_json_text() -> None:
             "enable Elasticsearch or set tracing.storage to 'badger'",
         ),
         ({"monitoring": {"elasticsearch": {"nodes": 2}}}, "monitoring.elasticsearch.nodes = 2: must be odd"),
+        (
+            {"monitoring": {"prometheus": {"replicas": 1}}},
+            "monitoring.prometheus.replicas = 1: must be at least 2 in production",
+        ),
+        ({"monitoring": {"enabled": False}}, "monitoring.enabled = false: must be true in production"),
         ({"monitoring": {"loki": {"retention": "31 days"}}}, "monitoring.loki.retention = '31 days'"),
         (
             {"monitoring": {"tracing": {"storage": "cassandra"}}},
