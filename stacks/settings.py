@@ -566,6 +566,8 @@ class UiAccess(Model):
 
 class Access(Model):
     ingress_class_name: DnsLabel = "nginx"
+    # Where the ingress controller runs: NetworkPolicies let it reach the UIs that have a host.
+    ingress_controller_namespace: DnsLabel = "ingress-nginx"
     # Prometheus, Alertmanager and Jaeger have no login of their own: their Ingresses ask for basic
     # auth (ingress-nginx annotations) with a generated password. Grafana and Kibana have logins.
     grafana: UiAccess = UiAccess()

@@ -19,6 +19,7 @@ from components.monitoring.dashboards import dashboard_config_maps
 from components.monitoring.jaeger import jaeger_spec
 from components.monitoring.loki import loki_spec
 from components.monitoring.manifests import monitoring_namespace, prometheus_rule
+from components.monitoring.network_policies import monitoring_network_policies
 from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests, gateway_spec
 from components.monitoring.stack_values import (
     ALERTMANAGER_SECRET,
@@ -101,6 +102,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 create(manifest, after_es)
         for manifest in agent_manifests(settings):
             create(manifest, after_es)
+        for manifest in monitoring_network_policies(settings):
+            create(manifest, in_ns)
 
         # In the application namespace: the alert rules, the Celery exporter, and the pools' way out
         # to the collector gateway (the namespace denies egress by default).

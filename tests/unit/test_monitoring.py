@@ -13,6 +13,7 @@ from components.monitoring.dashboards import Dashboard, Panel, Query, dashboard_
 from components.monitoring.jaeger import jaeger_config, retention_hours
 from components.monitoring.loki import loki_config
 from components.monitoring.metric_catalogue import exposed_metrics
+from components.monitoring.network_policies import monitoring_network_policies
 from components.monitoring.otel import agent_config, application_env, gateway_config
 from components.monitoring.promql import metric_names
 from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
@@ -260,3 +261,43 @@ def test_a_ui_with_a_host_gets_an_ingress_with_tls_and_auth_where_it_has_no_logi
         "portForward": "kubectl -n monitoring port-forward svc/jaeger 16686:16686",
     }
     assert "kibana" not in access.ui_endpoints(stack_settings("dev"))
+
+
+def test_each_monitoring_server_admits_only_its_clients(production_settings: PlatformSettings) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in monitoring_network_policies(production_settings)}
+    assert set(policies) == {
+        "loki-ingress",
+        "jaeger-ingress",
+        "otel-collector-ingress",
+        "log-shipper-ingress",
+        "elasticsearch-exporter-ingress",
+        "elasticsearch-ingress",
+        "kibana-ingress",
+    }
+
+    def admitted(name: str) -> dict[int, list[dict[str, Any]]]:
+        return {port["port"]: rule["from"] for rule in policies[name]["ingress"] for port in rule["ports"]}
+
+    loki = admitted("loki-ingress")
+    assert list(loki) == [3100]
+    assert {json.dumps(peer, sort_keys=True) for peer in loki[3100]} == {
+        json.dumps({"podSelector": {"matchLabels": selector}}, sort_keys=True)
+        for selector in (
+            {"app.kubernetes.io/name": "log-shipper", "app.kubernetes.io/part-of": "teknofest-platform"},
+            {"app.kubernetes.io/name": "grafana"},
+            {"app.kubernetes.io/name": "prometheus"},
+        )
+    }
+    collector = admitted("otel-collector-ingress")
+    app_namespace = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "teknofest-production"}}}
+    assert collector[4317] == collector[4318] == [app_namespace]
+    assert admitted("elasticsearch-ingress")[9300] == [
+        {"podSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": "elasticsearch"}}}
+    ]
+    ingress_nginx = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    jaeger = admitted("jaeger-ingress")
+    assert ingress_nginx in jaeger[16686]
+    gateway = {"app.kubernetes.io/name": "otel-collector", "app.kubernetes.io/part-of": "teknofest-platform"}
+    assert jaeger[4317] == [{"podSelector": {"matchLabels": gateway}}]
+    dev = {p["metadata"]["name"] for p in monitoring_network_policies(stack_settings("dev"))}
+    assert not {"elasticsearch-ingress", "kibana-ingress", "elasticsearch-exporter-ingress"} & dev

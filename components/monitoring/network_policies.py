@@ -1,0 +1,120 @@
+"""Who may reach the monitoring stack's own servers (pure). The namespace has no default deny, as
+the chart's and operators' pods there are not ours to fence; each of our servers is fenced by its
+own ingress policy instead, which makes everything not listed unreachable for that pod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import metadata
+from components.monitoring import elastic, jaeger, loki, otel
+from stacks.settings import PlatformSettings
+
+PROMETHEUS = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
+GRAFANA = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}}
+ECK_OPERATOR_NAMESPACE = "elastic-system"
+# Labels ECK puts on the pods it creates.
+ES_PODS = {"elasticsearch.k8s.elastic.co/cluster-name": elastic.NAME}
+KIBANA_PODS = {"kibana.k8s.elastic.co/name": elastic.KIBANA}
+
+
+def _pods(name: str) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": lbl.selector_labels(name)}}
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def _policy(
+    settings: PlatformSettings, name: str, selector: dict[str, str], rules: list[tuple[list[dict[str, Any]], list[int]]]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(
+            f"{name}-ingress",
+            settings.monitoring.namespace,
+            lbl.standard_labels(name, "monitoring", settings.environment),
+        ),
+        "spec": {
+            "podSelector": {"matchLabels": selector},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": peers, "ports": [{"port": port, "protocol": "TCP"} for port in ports]}
+                for peers, ports in rules
+            ],
+        },
+    }
+
+
+def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, Any]]:
+    m = settings.monitoring
+    ingress_controller = _namespace(m.access.ingress_controller_namespace)
+    es = m.elasticsearch.enabled
+    policies = [
+        _policy(
+            settings,
+            loki.NAME,
+            lbl.selector_labels(loki.NAME),
+            [([_pods(otel.AGENT), GRAFANA, PROMETHEUS], [loki.HTTP_PORT])],
+        ),
+        _policy(
+            settings,
+            jaeger.NAME,
+            lbl.selector_labels(jaeger.NAME),
+            [
+                ([_pods(otel.GATEWAY)], [jaeger.OTLP_GRPC_PORT]),
+                ([GRAFANA, ingress_controller], [jaeger.UI_PORT]),
+                ([PROMETHEUS], [jaeger.METRICS_PORT]),
+            ],
+        ),
+        _policy(
+            settings,
+            otel.GATEWAY,
+            lbl.selector_labels(otel.GATEWAY),
+            [
+                # The application's pools; their own egress policies name the pods that may send.
+                ([_namespace(settings.namespace)], [otel.OTLP_GRPC_PORT, otel.OTLP_HTTP_PORT]),
+                ([PROMETHEUS], [otel.METRICS_PORT]),
+            ],
+        ),
+        _policy(settings, otel.AGENT, lbl.selector_labels(otel.AGENT), [([PROMETHEUS], [otel.METRICS_PORT])]),
+    ]
+    if es:
+        policies += [
+            _policy(
+                settings,
+                elastic.EXPORTER,
+                lbl.selector_labels(elastic.EXPORTER),
+                [([PROMETHEUS], [elastic.EXPORTER_PORT])],
+            ),
+            _policy(
+                settings,
+                elastic.NAME,
+                ES_PODS,
+                [
+                    (
+                        [
+                            _pods(otel.AGENT),
+                            _pods(jaeger.NAME),
+                            _pods(elastic.EXPORTER),
+                            GRAFANA,
+                            {"podSelector": {"matchLabels": KIBANA_PODS}},
+                            # The operator manages the cluster through its HTTP API.
+                            _namespace(ECK_OPERATOR_NAMESPACE),
+                        ],
+                        [9200],
+                    ),
+                    ([{"podSelector": {"matchLabels": ES_PODS}}], [9300]),
+                ],
+            ),
+            _policy(
+                settings,
+                elastic.KIBANA,
+                KIBANA_PODS,
+                [([ingress_controller, _namespace(ECK_OPERATOR_NAMESPACE)], [5601])],
+            ),
+        ]
+    return policies
