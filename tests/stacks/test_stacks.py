@@ -397,3 +397,25 @@ def test_ingresses_that_miss_their_service_or_auth_secret_are_findings(rendered:
         "backend jaeger:16687 is no Service port in monitoring",
         "backend kibana-http:5601 is no Service port in monitoring",
     ]
+
+
+def test_a_stack_can_leave_monitoring_or_its_cluster_wide_parts_out(tmp_path: Path, crds_folder: Path) -> None:
+    text = (PROJECT_ROOT / "Pulumi.staging.yaml").read_text()
+    off = tmp_path / "off.yaml"
+    off.write_text(text + "  teknofest-platform:monitoring:\n    enabled: false\n")
+    result = synth("staging", tmp_path / "off", off)
+    assert result.findings == []
+    assert not [name for name in result.manifests if "-monitoring-" in name or name.endswith("-celery-exporter.yaml")]
+    api = result.manifests["deployment-teknofest-staging-api.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    assert not [e for e in api["env"] if e["name"].startswith("OTEL_")]
+    # A second stack on a cluster that already runs kube-prometheus-stack and ECK.
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(
+        text + "  teknofest-platform:monitoring:\n    installStack: false\n"
+        "    elasticsearch:\n      installOperator: false\n"
+    )
+    result = synth("staging", tmp_path / "shared", shared)
+    assert result.findings == []
+    plan = json.loads((result.out / "plan.json").read_text())
+    assert not [e for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release" and "monitoring" in (e["parent"] or "")]
+    assert "elasticsearch-monitoring-elasticsearch.yaml" in result.manifests
