@@ -15,6 +15,7 @@ from components.common.resources import create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
+from components.monitoring.capacity import monitoring_requested
 from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
 from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
 from components.monitoring.otel import application_env
@@ -211,7 +212,7 @@ def platform_specs(settings: PlatformSettings) -> PlatformSpecs:
     )
 
 
-def requested(settings: PlatformSettings, specs: PlatformSpecs) -> dict[str, dict[str, float]]:
+def requested(settings: PlatformSettings, specs: PlatformSpecs) -> dict[str, dict[str, Any]]:
     """CPU cores, memory GiB and GPUs requested, with the autoscaled pools at their bounds."""
     manifests = [
         *[m for pool in specs.pools for m in pool_manifests(pool)],
@@ -223,6 +224,7 @@ def requested(settings: PlatformSettings, specs: PlatformSpecs) -> dict[str, dic
     return {
         "atMinimum": requested_totals(manifests, {p.name: p.min_replicas for p in autoscaled}, gpu),
         "atMaximum": requested_totals(manifests, {p.name: p.max_replicas for p in autoscaled}, gpu),
+        **({"monitoring": monitoring_requested(settings)} if settings.monitoring.enabled else {}),
     }
 
 

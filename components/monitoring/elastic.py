@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.manifests import container_resources, metadata
 from components.monitoring.workload import Port, SecretMount, ServerSpec
 from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 from stacks.yaml_out import to_yaml
@@ -25,6 +25,9 @@ CA_FILE = f"{CA_DIR}/ca.crt"
 EXPORTER_PORT = 9114
 
 # Indices the platform writes: log data streams (the shipper) and Jaeger's span indices.
+KIBANA_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="250m", memory="1Gi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
+)
 LOG_INDICES = ["logs-*"]
 TRACE_INDICES = ["jaeger-*"]
 
@@ -115,10 +118,7 @@ def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
                 "containers": [
                     {
                         "name": "elasticsearch",
-                        "resources": {
-                            "requests": {"cpu": es.resources.requests.cpu, "memory": es.resources.requests.memory},
-                            "limits": {"cpu": es.resources.limits.cpu, "memory": es.resources.limits.memory},
-                        },
+                        "resources": container_resources(es.resources),
                     }
                 ]
             },
@@ -157,17 +157,7 @@ def kibana(settings: PlatformSettings) -> dict[str, Any]:
             "elasticsearchRef": {"name": NAME},
             "podTemplate": {
                 "metadata": {"labels": _labels(KIBANA, settings)},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "kibana",
-                            "resources": {
-                                "requests": {"cpu": "250m", "memory": "1Gi"},
-                                "limits": {"cpu": "1", "memory": "1Gi"},
-                            },
-                        }
-                    ]
-                },
+                "spec": {"containers": [{"name": "kibana", "resources": container_resources(KIBANA_RESOURCES)}]},
             },
         },
     }

@@ -14,13 +14,12 @@ from components.common.manifests import client_egress_policies, secret_manifest
 from components.common.resources import create
 from components.monitoring import access, elastic
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
+from components.monitoring.capacity import server_specs
 from components.monitoring.celery_exporter import celery_exporter_spec, metrics_ingress_policy
 from components.monitoring.dashboards import dashboard_config_maps
-from components.monitoring.jaeger import jaeger_spec
-from components.monitoring.loki import loki_spec
 from components.monitoring.manifests import monitoring_namespace, prometheus_rule
 from components.monitoring.network_policies import monitoring_network_policies
-from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests, gateway_spec
+from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests
 from components.monitoring.stack_values import (
     ALERTMANAGER_SECRET,
     CHART_REPOSITORY,
@@ -97,9 +96,10 @@ class MonitoringStack(pulumi.ComponentResource):
         for manifest in dashboard_config_maps(settings):
             create(manifest, in_ns)
         after_es = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *es_ready])
-        for spec in (loki_spec(settings), jaeger_spec(settings), gateway_spec(settings)):
-            for manifest in server_manifests(spec):
-                create(manifest, after_es)
+        for spec in server_specs(settings, args.broker_secret):
+            if spec.namespace == ns:
+                for manifest in server_manifests(spec):
+                    create(manifest, after_es)
         for manifest in agent_manifests(settings):
             create(manifest, after_es)
         for manifest in monitoring_network_policies(settings):
@@ -174,8 +174,6 @@ class MonitoringStack(pulumi.ComponentResource):
         create(
             elastic.kibana(settings), pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster]))
         )
-        for manifest in server_manifests(elastic.exporter_spec(settings)):
-            create(manifest, pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster])))
         return [*secrets, cluster]
 
 

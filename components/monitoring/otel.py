@@ -23,6 +23,9 @@ HEALTH_PORT = 13133
 LISTEN = "${env:POD_IP}"
 POD_LOGS = "/var/log/pods"
 CHECKPOINTS = "/var/lib/otelcol"
+AGENT_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="100m", memory="128Mi"), limits=ResourceAmounts(cpu="500m", memory="512Mi")
+)
 
 
 def _telemetry() -> dict[str, Any]:
@@ -245,12 +248,7 @@ def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
                                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
                                 {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
                             ],
-                            "resources": container_resources(
-                                Resources(
-                                    requests=ResourceAmounts(cpu="100m", memory="128Mi"),
-                                    limits=ResourceAmounts(cpu="500m", memory="512Mi"),
-                                )
-                            ),
+                            "resources": container_resources(AGENT_RESOURCES),
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True,

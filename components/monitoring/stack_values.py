@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.manifests import container_resources
 from components.monitoring import elastic, jaeger, loki
 from components.monitoring.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION, PROMETHEUS_UID
 from stacks.settings import PlatformSettings
@@ -121,10 +122,7 @@ def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
                 "retention": p.retention,
                 "retentionSize": p.retention_size,
                 "storageSpec": _volume_claim(p.storage_size, p.storage_class),
-                "resources": {
-                    "requests": {"cpu": p.resources.requests.cpu, "memory": p.resources.requests.memory},
-                    "limits": {"cpu": p.resources.limits.cpu, "memory": p.resources.limits.memory},
-                },
+                "resources": container_resources(p.resources),
                 "externalLabels": {"environment": settings.environment},
                 "podAntiAffinity": "hard" if production else "soft",
                 # Select every ServiceMonitor/PodMonitor/PrometheusRule in every namespace, whatever

@@ -365,6 +365,11 @@ def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthRes
     assert outputs["monitoring"]["prometheus"]["portForward"] == (
         "kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090:9090"
     )
+    # Loki 0.5/1, Jaeger 2x(0.25/0.5), gateway 2x(0.2/0.25), exporters 0.05/0.0625 + 0.05/0.125 (cores/GiB);
+    # Prometheus 2x(0.5/2), Elasticsearch 3x(1/4), Kibana 2x(0.25/1).
+    monitoring = outputs["requested"]["monitoring"]
+    assert (monitoring["cpuCores"], monitoring["memoryGiB"]) == (6.0, 20.688)
+    assert monitoring["perNode"] == {"cpuCores": 0.1, "memoryGiB": 0.125}
     assert outputs["monitoringCredentials"] == {
         "grafana": {"username": "admin", "password": "[secret]"},
         "jaeger": {"username": "admin", "password": "[secret]"},

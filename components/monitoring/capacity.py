@@ -1,0 +1,61 @@
+"""What the monitoring stack asks the cluster for (pure): our own servers from their manifests,
+Prometheus, Elasticsearch and Kibana from their settings, the log shipper per node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.monitoring import elastic
+from components.monitoring.celery_exporter import celery_exporter_spec
+from components.monitoring.jaeger import jaeger_spec
+from components.monitoring.loki import loki_spec
+from components.monitoring.otel import AGENT_RESOURCES, gateway_spec
+from components.monitoring.workload import ServerSpec, server_manifests
+from stacks.capacity import requested_totals
+from stacks.quantities import cpu_millicores, memory_bytes
+from stacks.settings import PlatformSettings, Resources
+
+
+def server_specs(settings: PlatformSettings, broker_secret: tuple[str, str]) -> list[ServerSpec]:
+    """Every server of the stack built on the shared workload builder."""
+    specs = [loki_spec(settings), jaeger_spec(settings), gateway_spec(settings)]
+    if settings.monitoring.elasticsearch.enabled:
+        specs.append(elastic.exporter_spec(settings))
+    specs.append(celery_exporter_spec(settings, broker_secret))
+    return specs
+
+
+def _sum(parts: list[tuple[int, Resources]]) -> tuple[float, float]:
+    cpu = sum(count * cpu_millicores(r.requests.cpu) for count, r in parts) / 1000
+    memory = sum(count * memory_bytes(r.requests.memory) for count, r in parts) / 2**30
+    return cpu, memory
+
+
+def monitoring_requested(settings: PlatformSettings) -> dict[str, Any]:
+    m = settings.monitoring
+    ours = requested_totals(
+        [manifest for spec in server_specs(settings, ("", "")) for manifest in server_manifests(spec)], {}
+    )
+    sized: list[tuple[int, Resources]] = [(m.prometheus.replicas, m.prometheus.resources)]
+    if m.elasticsearch.enabled:
+        sized += [
+            (m.elasticsearch.nodes, m.elasticsearch.resources),
+            (m.elasticsearch.kibana_replicas, elastic.KIBANA_RESOURCES),
+        ]
+    cpu, memory = _sum(sized)
+    per_node_cpu, per_node_memory = _sum([(1, AGENT_RESOURCES)])
+    return {
+        "cpuCores": round(ours["cpuCores"] + cpu, 3),
+        "memoryGiB": round(ours["memoryGiB"] + memory, 3),
+        # The log shipper runs on every node.
+        "perNode": {"cpuCores": round(per_node_cpu, 3), "memoryGiB": round(per_node_memory, 3)},
+        # Pods whose requests are the charts' and operators' defaults, not set by this program.
+        "notCounted": [
+            "alertmanager",
+            "grafana",
+            "kube-state-metrics",
+            "node-exporter (per node)",
+            "prometheus-operator",
+            "eck-operator",
+        ],
+    }
