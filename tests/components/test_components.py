@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
+from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
 from components.postgres.manifests import PostgresSpec
@@ -193,3 +194,43 @@ def test_rabbitmq_broker_owns_its_credentials(production_settings: PlatformSetti
     assert sum(r.type.endswith(":RandomPassword") for r in children) == 1
     (operator,) = [unwrap(r.inputs) for r in children if r.type == "kubernetes:yaml/v2:ConfigFile"]
     assert operator["file"].endswith("/v2.22.3/cluster-operator.yml")
+
+
+def test_monitoring_stack_owns_its_children_and_keeps_every_credential_secret(
+    production_settings: PlatformSettings,
+) -> None:
+    args = MonitoringStackArgs(
+        production_settings,
+        broker_secret=("rabbitmq-client", "url"),
+        trace_clients=(("api", {"app.kubernetes.io/name": "api"}),),
+    )
+    render = run_under_mocks(lambda: MonitoringStack("monitoring", args))
+    children = children_of(render, "teknofest:platform:MonitoringStack")
+    assert len(render.resources) == len(children) + 1, "nothing escapes the component"
+    by_kind = kinds(children)
+    assert by_kind.count("Release") == 2 and by_kind.count("DaemonSet") == 1 and by_kind.count("Ingress") == 3
+    # Grafana's admin, the jaeger basic auth and three Elasticsearch users: all generated.
+    assert by_kind.count("RandomPassword") == 5
+    release = next(
+        unwrap(r.inputs) for r in children if r.type.endswith(":Release") and r.name.endswith("kube-prometheus-stack")
+    )
+    assert release["name"] == "kube-prometheus-stack" and release["version"] == "88.6.4"
+    assert release["namespace"] == "monitoring"
+    assert release["values"]["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    secrets = [r for r in children if r.type == "kubernetes:core/v1:Secret"]
+    with_credentials = {
+        r.name.split("/")[-1]
+        for r in secrets
+        if any(isinstance(v, dict) and v.get(SIG_KEY) == SECRET_SIG for v in r.inputs["stringData"].values())
+        or r.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
+    }
+    assert {
+        "grafana-admin",
+        "alertmanager-platform",
+        "jaeger-basic-auth",
+        "elasticsearch-writer",
+        "elasticsearch-reader",
+        "elasticsearch-monitor",
+    } <= with_credentials
+    names = {r.name for r in children}
+    assert "teknofest-production/celery-exporter" in names and "teknofest-production/platform-alerts" in names
