@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 
+from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
@@ -65,7 +66,9 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     configs = config_files(manifest_set)
     folder = crds_dir()
     crds = CrdSchemas(folder) if folder.is_dir() else None
-    findings, checked_by = validate_manifests(manifest_set, settings.kubernetes.version, crds)
+    findings, checked_by = validate_manifests(
+        manifest_set, settings.kubernetes.version, crds, exposed_metrics(settings)
+    )
 
     if out.exists():
         shutil.rmtree(out)

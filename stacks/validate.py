@@ -15,6 +15,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from components.monitoring.promql import metric_names
 from components.monitoring.stack_values import CHART_SERVICES
 
 # libyaml's loader: the operators' CRDs are large (CloudNativePG's Cluster alone is 0.5 MB).
@@ -87,7 +88,10 @@ def to_json_schema(node: Any) -> Any:
 
 
 def validate_manifests(
-    manifests: dict[str, dict[str, Any]], kubernetes_version: str, crds: CrdSchemas | None
+    manifests: dict[str, dict[str, Any]],
+    kubernetes_version: str,
+    crds: CrdSchemas | None,
+    exposed_metrics: frozenset[str] | None = None,
 ) -> tuple[list[Finding], dict[str, str]]:
     """Return the findings and, per manifest, how it was checked ("kubernetes 1.33 strict", "crd", ...)."""
     findings: list[Finding] = []
@@ -116,6 +120,8 @@ def validate_manifests(
     findings += structural_findings(manifests)
     findings += monitor_findings(manifests)
     findings += ingress_findings(manifests)
+    if exposed_metrics is not None:
+        findings += metric_findings(manifests, exposed_metrics)
     return findings, checked_by
 
 
@@ -290,4 +296,29 @@ def ingress_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
         auth = m["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/auth-secret")
         if auth and (ns, auth) not in secrets:
             findings.append(Finding(label, f"auth-secret {auth} is not rendered in {ns}"))
+    return findings
+
+
+def metric_findings(manifests: dict[str, dict[str, Any]], exposed: frozenset[str]) -> list[Finding]:
+    """Every rendered dashboard panel and PrometheusRule expression reads only metrics that some
+    deployed exporter exposes (`exposed`) or that a rendered recording rule records."""
+    rules = [
+        (label, rule)
+        for label, m in manifests.items()
+        if m["kind"] == "PrometheusRule"
+        for group in m["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    known = exposed | {rule["record"] for _, rule in rules if "record" in rule}
+    queries = [(label, f"rule {rule.get('alert') or rule['record']}", rule["expr"]) for label, rule in rules]
+    for label, m in manifests.items():
+        if m["kind"] == "ConfigMap" and m["metadata"].get("labels", {}).get("grafana_dashboard") == "1":
+            for text in m.get("data", {}).values():
+                for panel in json.loads(text).get("panels", []):
+                    for target in panel.get("targets", []):
+                        queries.append((label, f"panel {panel['title']!r}", target.get("expr", "")))
+    findings = []
+    for label, where, expr in queries:
+        for name in sorted(metric_names(expr) - known):
+            findings.append(Finding(label, f"{where} reads {name}, which no deployed exporter exposes"))
     return findings

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.synth import SynthResult, main, synth
-from stacks.validate import ingress_findings, monitor_findings, monitor_targets
-from tests.conftest import STACKS
+from stacks.validate import ingress_findings, metric_findings, monitor_findings, monitor_targets
+from tests.conftest import STACKS, stack_settings
 
 _renders: dict[str, SynthResult] = {}
 
@@ -424,3 +425,22 @@ def test_a_stack_can_leave_monitoring_or_its_cluster_wide_parts_out(tmp_path: Pa
     plan = json.loads((result.out / "plan.json").read_text())
     assert not [e for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release" and "monitoring" in (e["parent"] or "")]
     assert "elasticsearch-monitoring-elasticsearch.yaml" in result.manifests
+
+
+def test_panels_and_rules_reading_unexported_metrics_are_findings(rendered: dict[str, SynthResult]) -> None:
+    """The panel->metric and rule->metric cross-checks, over the rendered objects the synth validates."""
+    manifests = copy.deepcopy(rendered["production"].manifests)
+    exposed = exposed_metrics(stack_settings("production"))
+    assert metric_findings(manifests, exposed) == []
+    board_file = "configmap-monitoring-dashboard-teknofest-redis.yaml"
+    (key,) = manifests[board_file]["data"]
+    board = json.loads(manifests[board_file]["data"][key])
+    board["panels"][0]["targets"][0]["expr"] = "rate(redis_keyspace_hit_total[5m])"
+    manifests[board_file]["data"][key] = json.dumps(board)
+    rule_file = "prometheusrule-teknofest-production-platform-alerts.yaml"
+    manifests[rule_file]["spec"]["groups"][0]["rules"][0]["expr"] = "sum(rate(haproxy_backend_http_request_total[5m]))"
+    assert sorted(f.message for f in metric_findings(manifests, exposed)) == [
+        "panel 'Hit rate' reads redis_keyspace_hit_total, which no deployed exporter exposes",
+        "rule teknofest:api_error_ratio:rate5m reads haproxy_backend_http_request_total, "
+        "which no deployed exporter exposes",
+    ]
