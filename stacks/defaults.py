@@ -129,6 +129,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "elasticsearch": {
                 "nodes": 1,
                 "storageSize": "30Gi",
+                "logRetention": "7d",
                 "kibanaReplicas": 1,
                 "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
             },

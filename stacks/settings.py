@@ -128,6 +128,8 @@ class Images(Model):
     otel_collector: ImageRef = "docker.io/otel/opentelemetry-collector-contrib:0.138.0"
     celery_exporter: ImageRef = "docker.io/danihodovic/celery-exporter:0.10.14"
     elasticsearch_exporter: ImageRef = "quay.io/prometheuscommunity/elasticsearch-exporter:v1.9.0"
+    # Runs the daily Elasticsearch retention script.
+    curl: ImageRef = "docker.io/curlimages/curl:8.11.1"
 
 
 class ResourceAmounts(Model):
@@ -540,6 +542,8 @@ class Elasticsearch(Model):
     nodes: Annotated[int, Field(ge=1, le=9)] = 3
     storage_size: MemoryQuantity = "100Gi"
     storage_class: str | None = None
+    # Daily log indices older than this are deleted (Jaeger's follow tracing.retention).
+    log_retention: RetentionPeriod = "14d"
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="1", memory="4Gi"),
         limits=ResourceAmounts(cpu="2", memory="4Gi"),

@@ -55,8 +55,17 @@ def roles() -> dict[str, Any]:
             "indices": [
                 {
                     "names": LOG_INDICES + TRACE_INDICES,
-                    # Jaeger reads what it wrote (its query service) and manages its own aliases.
-                    "privileges": ["create_index", "create_doc", "index", "auto_configure", "read", "manage"],
+                    # Jaeger reads what it wrote (its query service) and manages its own aliases;
+                    # the retention job deletes old daily indices.
+                    "privileges": [
+                        "create_index",
+                        "create_doc",
+                        "index",
+                        "auto_configure",
+                        "read",
+                        "manage",
+                        "delete_index",
+                    ],
                 }
             ],
         },

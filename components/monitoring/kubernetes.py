@@ -20,6 +20,7 @@ from components.monitoring.dashboards import dashboard_config_maps
 from components.monitoring.manifests import monitoring_namespace, prometheus_rule
 from components.monitoring.network_policies import monitoring_network_policies
 from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests
+from components.monitoring.retention import retention_manifests
 from components.monitoring.stack_values import (
     ALERTMANAGER_SECRET,
     CHART_REPOSITORY,
@@ -171,9 +172,10 @@ class MonitoringStack(pulumi.ComponentResource):
             secrets.append(create(elastic.user_secret(settings, user, pulumi.Output.secret(password.result)), opts))
         after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*operator, *secrets]))
         cluster = create(elastic.elasticsearch(settings), after)
-        create(
-            elastic.kibana(settings), pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster]))
-        )
+        after_cluster = pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster]))
+        create(elastic.kibana(settings), after_cluster)
+        for manifest in retention_manifests(settings):
+            create(manifest, after_cluster)
         return [*secrets, cluster]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.manifests import metadata
-from components.monitoring import elastic, jaeger, loki, otel
+from components.monitoring import elastic, jaeger, loki, otel, retention
 from stacks.settings import PlatformSettings
 
 PROMETHEUS = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
@@ -100,6 +100,7 @@ def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, An
                             _pods(otel.AGENT),
                             _pods(jaeger.NAME),
                             _pods(elastic.EXPORTER),
+                            _pods(retention.NAME),
                             GRAFANA,
                             {"podSelector": {"matchLabels": KIBANA_PODS}},
                             # The operator manages the cluster through its HTTP API.

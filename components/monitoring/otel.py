@@ -157,6 +157,9 @@ def agent_config(settings: PlatformSettings) -> dict[str, Any]:
     if m.elasticsearch.enabled:
         exporters["elasticsearch"] = {
             "endpoints": [elastic.url(settings)],
+            # Daily indices platform-logs-YYYY.MM.DD, which the retention job deletes when old.
+            "logs_index": "platform-logs",
+            "logstash_format": {"enabled": True},
             "auth": {"authenticator": "basicauth/elasticsearch"},
             "tls": {"ca_file": elastic.CA_FILE},
             "sending_queue": {"enabled": True, "storage": "file_storage"},

@@ -330,6 +330,7 @@ def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthRes
         f"elasticsearch-{mon}-elasticsearch.yaml",
         f"kibana-{mon}-kibana.yaml",
         f"deployment-{mon}-elasticsearch-exporter.yaml",
+        f"cronjob-{mon}-elasticsearch-retention.yaml",
         f"secret-{mon}-elasticsearch-roles.yaml",
         *(f"secret-{mon}-elasticsearch-{user}.yaml" for user in ("writer", "reader", "monitor")),
         *(f"ingress-{mon}-{ui}.yaml" for ui in ("grafana", "kibana", "jaeger")),

@@ -1,0 +1,124 @@
+"""Retention in Elasticsearch: a daily CronJob deletes the daily log and span indices older than
+their settings (pure builders). Elasticsearch has no TTL of its own; ECK manages no index policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.common import labels as lbl
+from components.common.manifests import container_resources, metadata
+from components.common.pod_security import container_security_context, pod_security_context
+from components.monitoring import elastic
+from components.monitoring.jaeger import retention_hours
+from stacks.settings import PlatformSettings, ResourceAmounts, Resources
+
+NAME = "elasticsearch-retention"
+# Index name patterns and the shape of their date suffix: the log shipper writes
+# platform-logs-YYYY.MM.DD, Jaeger jaeger-jaeger-<kind>-YYYY-MM-DD.
+LOG_PATTERN = "platform-logs-*"
+TRACE_PATTERN = "jaeger-*"
+# curl's image runs as curl_user (uid 100).
+CURL_USER = 100
+
+RETENTION_SCRIPT = r"""#!/bin/sh
+# Delete daily indices older than their retention. Environment: ES_URL, CA_FILE, ES_USERNAME,
+# ES_PASSWORD, LOG_PATTERN, LOG_DAYS, TRACE_PATTERN, TRACE_DAYS.
+set -eu
+es() {
+  curl --silent --show-error --fail-with-body --cacert "$CA_FILE" \
+    --user "$ES_USERNAME:$ES_PASSWORD" "$@"
+}
+now=$(date -u +%s)
+prune() {  # $1: index pattern, $2: days to keep
+  cutoff=$(date -u -d "@$((now - $2 * 86400))" +%Y-%m-%d)
+  # An assignment, so that a failing request fails the job (set -e ignores it in a for list).
+  indices=$(es "$ES_URL/_cat/indices/$1?h=index&expand_wildcards=open,closed")
+  for index in $indices; do
+    day=$(echo "$index" | grep -oE '[0-9]{4}[.-][0-9]{2}[.-][0-9]{2}$' | tr . -) || true
+    [ -n "$day" ] || continue  # not a daily index
+    if expr "$day" \< "$cutoff" >/dev/null; then
+      echo "deleting $index (older than $cutoff)"
+      es -X DELETE "$ES_URL/$index" >/dev/null
+    fi
+  done
+}
+prune "$LOG_PATTERN" "$LOG_DAYS"
+prune "$TRACE_PATTERN" "$TRACE_DAYS"
+echo "retention done"
+"""
+
+
+def retention_env(settings: PlatformSettings) -> dict[str, str]:
+    m = settings.monitoring
+    return {
+        "ES_URL": elastic.url(settings),
+        "CA_FILE": elastic.CA_FILE,
+        "LOG_PATTERN": LOG_PATTERN,
+        "LOG_DAYS": str(retention_hours(m.elasticsearch.log_retention) // 24),
+        "TRACE_PATTERN": TRACE_PATTERN,
+        # With Badger, Jaeger's own TTL expires spans and no jaeger-* index exists.
+        "TRACE_DAYS": str(retention_hours(m.tracing.retention) // 24),
+    }
+
+
+def retention_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
+    ns = settings.monitoring.namespace
+    labels = lbl.standard_labels(NAME, "search", settings.environment, settings.images.curl)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(retention_env(settings).items())]
+    env += list(elastic.credential_env(elastic.WRITER))
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(f"{NAME}-script", ns, labels, {lbl.RENDERED_CONFIG_ANNOTATION: "elasticsearch"}),
+        "data": {"retention.sh": RETENTION_SCRIPT},
+    }
+    cron_job = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(NAME, ns, labels),
+        "spec": {
+            "schedule": "30 3 * * *",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 3,
+                    "activeDeadlineSeconds": 1800,
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "restartPolicy": "OnFailure",
+                            "automountServiceAccountToken": False,
+                            "securityContext": pod_security_context(CURL_USER, CURL_USER),
+                            "containers": [
+                                {
+                                    "name": "retention",
+                                    "image": settings.images.curl,
+                                    "command": ["/bin/sh", "/scripts/retention.sh"],
+                                    "env": env,
+                                    "resources": container_resources(
+                                        Resources(
+                                            requests=ResourceAmounts(cpu="10m", memory="16Mi"),
+                                            limits=ResourceAmounts(cpu="200m", memory="64Mi"),
+                                        )
+                                    ),
+                                    "securityContext": container_security_context(),
+                                    "volumeMounts": [
+                                        {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                                        {"name": "ca", "mountPath": elastic.CA_DIR, "readOnly": True},
+                                    ],
+                                }
+                            ],
+                            "volumes": [
+                                {"name": "scripts", "configMap": {"name": f"{NAME}-script"}},
+                                {"name": "ca", "secret": {"secretName": elastic.CA_SECRET}},
+                            ],
+                        },
+                    },
+                }
+            },
+        },
+    }
+    return [config_map, cron_job]
