@@ -28,6 +28,40 @@ def container_resources(resources: Resources) -> dict[str, Any]:
     }
 
 
+def namespace_peer(name: str) -> dict[str, Any]:
+    """A NetworkPolicy peer: every pod of the namespace `name`."""
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def pods_peer(selector: dict[str, str]) -> dict[str, Any]:
+    """A NetworkPolicy peer: the pods of the policy's namespace with these labels."""
+    return {"podSelector": {"matchLabels": dict(selector)}}
+
+
+def tcp(*ports: int | str) -> list[dict[str, Any]]:
+    return [{"port": port, "protocol": "TCP"} for port in ports]
+
+
+def ingress_policy(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    selector: dict[str, str],
+    rules: list[tuple[list[dict[str, Any]], list[int | str]]],
+) -> dict[str, Any]:
+    """An ingress-only NetworkPolicy: each rule admits its peers on its TCP ports."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(name, namespace, labels),
+        "spec": {
+            "podSelector": {"matchLabels": dict(selector)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": peers, "ports": tcp(*ports)} for peers, ports in rules],
+        },
+    }
+
+
 def client_egress_policies(
     clients: tuple[tuple[str, dict[str, str]], ...],
     target: str,

@@ -10,6 +10,7 @@ from components.common import labels as lbl
 from components.common.manifests import (
     container_resources,
     metadata,
+    namespace_peer,
     pod_disruption_budget,
     service_account,
     service_monitor,
@@ -303,9 +304,7 @@ def network_policy(spec: LoadBalancerSpec) -> dict[str, Any]:
     if spec.monitoring_namespace:
         ingress.append(
             {
-                "from": [
-                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": spec.monitoring_namespace}}}
-                ],
+                "from": [namespace_peer(spec.monitoring_namespace)],
                 "ports": [{"port": "stats", "protocol": "TCP"}],
             }
         )

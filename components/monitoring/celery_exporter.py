@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.manifests import metadata
+from components.common.manifests import ingress_policy, namespace_peer
 from components.monitoring.workload import Port, ServerSpec
 from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 
@@ -47,20 +47,10 @@ def celery_exporter_spec(settings: PlatformSettings, broker_secret: tuple[str, s
 
 def metrics_ingress_policy(spec: ServerSpec, monitoring_namespace: str) -> dict[str, Any]:
     """Only Prometheus (the monitoring namespace) may reach the exporter."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(f"{spec.name}-ingress", spec.namespace, spec.labels),
-        "spec": {
-            "podSelector": {"matchLabels": spec.selector},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring_namespace}}}
-                    ],
-                    "ports": [{"port": "metrics", "protocol": "TCP"}],
-                }
-            ],
-        },
-    }
+    return ingress_policy(
+        f"{spec.name}-ingress",
+        spec.namespace,
+        spec.labels,
+        spec.selector,
+        [([namespace_peer(monitoring_namespace)], ["metrics"])],
+    )

@@ -10,7 +10,7 @@ import pulumi_random as random
 from pydantic import SecretStr
 
 from components.common import labels as lbl
-from components.common.manifests import client_egress_policies, secret_manifest
+from components.common.manifests import client_egress_policies, namespace_peer, pods_peer, secret_manifest
 from components.common.resources import create
 from components.monitoring import access, elastic
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
@@ -115,12 +115,7 @@ class MonitoringStack(pulumi.ComponentResource):
             create(manifest, app)
         to_gateway = [
             {
-                "to": [
-                    {
-                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-                        "podSelector": {"matchLabels": lbl.selector_labels(GATEWAY)},
-                    }
-                ],
+                "to": [namespace_peer(ns) | pods_peer(lbl.selector_labels(GATEWAY))],
                 "ports": [{"port": OTLP_GRPC_PORT, "protocol": "TCP"}, {"port": OTLP_HTTP_PORT, "protocol": "TCP"}],
             }
         ]

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.manifests import ingress_policy, namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger, loki, otel, retention
 from stacks.settings import PlatformSettings
 
-PROMETHEUS = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
-GRAFANA = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}}
+PROMETHEUS = pods_peer({"app.kubernetes.io/name": "prometheus"})
+GRAFANA = pods_peer({"app.kubernetes.io/name": "grafana"})
 ECK_OPERATOR_NAMESPACE = "elastic-system"
 # Labels ECK puts on the pods it creates.
 ES_PODS = {"elasticsearch.k8s.elastic.co/cluster-name": elastic.NAME}
@@ -20,38 +20,22 @@ KIBANA_PODS = {"kibana.k8s.elastic.co/name": elastic.KIBANA}
 
 
 def _pods(name: str) -> dict[str, Any]:
-    return {"podSelector": {"matchLabels": lbl.selector_labels(name)}}
-
-
-def _namespace(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+    return pods_peer(lbl.selector_labels(name))
 
 
 def _policy(
-    settings: PlatformSettings, name: str, selector: dict[str, str], rules: list[tuple[list[dict[str, Any]], list[int]]]
+    settings: PlatformSettings,
+    name: str,
+    selector: dict[str, str],
+    rules: list[tuple[list[dict[str, Any]], list[int | str]]],
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(
-            f"{name}-ingress",
-            settings.monitoring.namespace,
-            lbl.standard_labels(name, "monitoring", settings.environment),
-        ),
-        "spec": {
-            "podSelector": {"matchLabels": selector},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {"from": peers, "ports": [{"port": port, "protocol": "TCP"} for port in ports]}
-                for peers, ports in rules
-            ],
-        },
-    }
+    labels = lbl.standard_labels(name, "monitoring", settings.environment)
+    return ingress_policy(f"{name}-ingress", settings.monitoring.namespace, labels, selector, rules)
 
 
 def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, Any]]:
     m = settings.monitoring
-    ingress_controller = _namespace(m.access.ingress_controller_namespace)
+    ingress_controller = namespace_peer(m.access.ingress_controller_namespace)
     es = m.elasticsearch.enabled
     policies = [
         _policy(
@@ -76,7 +60,7 @@ def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, An
             lbl.selector_labels(otel.GATEWAY),
             [
                 # The application's pools; their own egress policies name the pods that may send.
-                ([_namespace(settings.namespace)], [otel.OTLP_GRPC_PORT, otel.OTLP_HTTP_PORT]),
+                ([namespace_peer(settings.namespace)], [otel.OTLP_GRPC_PORT, otel.OTLP_HTTP_PORT]),
                 ([PROMETHEUS], [otel.METRICS_PORT]),
             ],
         ),
@@ -102,20 +86,20 @@ def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, An
                             _pods(elastic.EXPORTER),
                             _pods(retention.NAME),
                             GRAFANA,
-                            {"podSelector": {"matchLabels": KIBANA_PODS}},
+                            pods_peer(KIBANA_PODS),
                             # The operator manages the cluster through its HTTP API.
-                            _namespace(ECK_OPERATOR_NAMESPACE),
+                            namespace_peer(ECK_OPERATOR_NAMESPACE),
                         ],
                         [9200],
                     ),
-                    ([{"podSelector": {"matchLabels": ES_PODS}}], [9300]),
+                    ([pods_peer(ES_PODS)], [9300]),
                 ],
             ),
             _policy(
                 settings,
                 elastic.KIBANA,
                 KIBANA_PODS,
-                [([ingress_controller, _namespace(ECK_OPERATOR_NAMESPACE)], [5601])],
+                [([ingress_controller, namespace_peer(ECK_OPERATOR_NAMESPACE)], [5601])],
             ),
         ]
     return policies

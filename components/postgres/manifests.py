@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import BackingServiceSpec, client_egress_policies, container_resources, metadata
+from components.common.manifests import (
+    BackingServiceSpec,
+    client_egress_policies,
+    container_resources,
+    metadata,
+    namespace_peer,
+)
 from components.postgres.parameters import tuned_parameters
 from components.postgres.pgbouncer import pgbouncer_parameters
 
@@ -232,13 +238,10 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
             "spec": body,
         }
 
-    def namespace(name: str) -> dict[str, Any]:
-        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
-
     instances = {"podSelector": {"matchLabels": {CLUSTER_LABEL: CLUSTER}}}
     poolers = [{"podSelector": {"matchLabels": {POOLER_LABEL: pooler_name(k)}}} for k in ("rw", "ro")]
     clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
-    scrapers = [namespace(spec.settings.monitoring.namespace)] if spec.settings.monitoring.enabled else []
+    scrapers = [namespace_peer(spec.settings.monitoring.namespace)] if spec.settings.monitoring.enabled else []
     pg_port, status_port, metrics_port = 5432, 8000, 9187
     tcp = [{"port": pg_port, "protocol": "TCP"}]
     # CloudNativePG's instance manager (in instances and poolers) watches the Kubernetes API, and
@@ -256,7 +259,7 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
             {CLUSTER_LABEL: CLUSTER},
             [
                 {"from": [instances, *poolers], "ports": tcp},
-                {"from": [namespace(OPERATOR_NAMESPACE)], "ports": [{"port": status_port, "protocol": "TCP"}]},
+                {"from": [namespace_peer(OPERATOR_NAMESPACE)], "ports": [{"port": status_port, "protocol": "TCP"}]},
                 *([{"from": scrapers, "ports": [{"port": metrics_port, "protocol": "TCP"}]}] if scrapers else []),
             ],
             [{"to": [instances], "ports": tcp}, https_out],

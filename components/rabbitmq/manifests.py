@@ -11,7 +11,9 @@ from components.common.manifests import (
     client_egress_policies,
     container_resources,
     metadata,
+    namespace_peer,
     pod_disruption_budget,
+    tcp,
 )
 from stacks.quantities import memory_bytes
 
@@ -138,12 +140,6 @@ def service_monitor(spec: RabbitmqSpec) -> dict[str, Any]:
 
 
 def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
-    def tcp(*ports: int) -> list[dict[str, Any]]:
-        return [{"port": port, "protocol": "TCP"} for port in ports]
-
-    def namespace(name: str) -> dict[str, Any]:
-        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
-
     brokers = {"podSelector": {"matchLabels": POD_SELECTOR}}
     # epmd, Erlang distribution, and the CLI tools' range.
     inter_node = [*tcp(4369, 25672), {"port": 35672, "endPort": 35682, "protocol": "TCP"}]
@@ -154,12 +150,12 @@ def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
         # Erlang distribution and peer discovery between the nodes.
         {"from": [brokers], "ports": inter_node},
         # The operator configures users and policies over the management API.
-        {"from": [namespace(OPERATOR_NAMESPACE)], "ports": tcp(MANAGEMENT_PORT)},
+        {"from": [namespace_peer(OPERATOR_NAMESPACE)], "ports": tcp(MANAGEMENT_PORT)},
         # KEDA measures the Celery queues' lengths.
-        {"from": [namespace(spec.settings.kubernetes.keda_namespace)], "ports": tcp(*amqp_ports)},
+        {"from": [namespace_peer(spec.settings.kubernetes.keda_namespace)], "ports": tcp(*amqp_ports)},
     ]
     if spec.settings.monitoring.enabled:
-        ingress.append({"from": [namespace(spec.settings.monitoring.namespace)], "ports": tcp(PROMETHEUS_PORT)})
+        ingress.append({"from": [namespace_peer(spec.settings.monitoring.namespace)], "ports": tcp(PROMETHEUS_PORT)})
     objects = [
         {
             "apiVersion": "networking.k8s.io/v1",

@@ -12,6 +12,7 @@ from components.common.manifests import (
     client_egress_policies,
     container_resources,
     metadata,
+    namespace_peer,
     pod_disruption_budget,
     service_account,
     service_monitor,
@@ -412,7 +413,7 @@ def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str |
     if monitoring:
         redis_ingress.append(
             {
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
+                "from": [namespace_peer(monitoring)],
                 "ports": [tcp(EXPORTER_PORT)],
             }
         )
@@ -450,7 +451,7 @@ def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str |
             + (
                 [
                     {
-                        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
+                        "from": [namespace_peer(monitoring)],
                         "ports": [tcp(8404)],
                     }
                 ]

@@ -8,7 +8,9 @@ from typing import Any
 from components.common import labels as lbl
 from components.common.manifests import (
     container_resources,
+    ingress_policy,
     metadata,
+    namespace_peer,
     pod_disruption_budget,
     service_account,
     service_monitor,
@@ -343,14 +345,5 @@ def ingress_network_policy(spec: WorkerPoolSpec) -> dict[str, Any]:
     """Who may reach the pool's HTTP port: the given peers, and Prometheus for /metrics."""
     peers = list(spec.ingress_from)
     if spec.monitoring_namespace:
-        peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": spec.monitoring_namespace}}})
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(f"{spec.name}-ingress", spec.namespace, spec.labels),
-        "spec": {
-            "podSelector": {"matchLabels": spec.selector},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": peers, "ports": [{"port": "http", "protocol": "TCP"}]}],
-        },
-    }
+        peers.append(namespace_peer(spec.monitoring_namespace))
+    return ingress_policy(f"{spec.name}-ingress", spec.namespace, spec.labels, spec.selector, [(peers, ["http"])])
