@@ -145,6 +145,60 @@ def test_important_alerts_fire_and_stay_silent(tmp_path: Path, production_settin
                 },
             ],
         },
+        {
+            # From minute 10 one task fails 10 % of its runs (6 of 60 a minute), another never: only the
+            # first alerts, once the 10-minute ratio has stayed above 5 % for 10 minutes.
+            "interval": "1m",
+            "input_series": [
+                {"series": f'celery_task_succeeded_total{{namespace="{NS}",name="ai.infer"}}', "values": "0+54x40"},
+                {"series": f'celery_task_failed_total{{namespace="{NS}",name="ai.infer"}}', "values": "0x10 6+6x30"},
+                {"series": f'celery_task_succeeded_total{{namespace="{NS}",name="data.etl"}}', "values": "0+60x40"},
+                {"series": f'celery_task_failed_total{{namespace="{NS}",name="data.etl"}}', "values": "0x40"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "12m", "alertname": "CeleryTaskFailureRateHigh", "exp_alerts": []},
+                {
+                    "eval_time": "30m",
+                    "alertname": "CeleryTaskFailureRateHigh",
+                    "exp_alerts": [expected(alerts["CeleryTaskFailureRateHigh"], name="ai.infer")],
+                },
+            ],
+        },
+        {
+            # 2 % failures: under the 5 % line, silent.
+            "interval": "1m",
+            "input_series": [
+                {"series": f'celery_task_succeeded_total{{namespace="{NS}",name="ai.infer"}}', "values": "0+98x40"},
+                {"series": f'celery_task_failed_total{{namespace="{NS}",name="ai.infer"}}', "values": "0+2x40"},
+            ],
+            "alert_rule_test": [{"eval_time": "30m", "alertname": "CeleryTaskFailureRateHigh", "exp_alerts": []}],
+        },
+        {
+            # Loki's target goes down, then its series vanish altogether: both page.
+            "interval": "1m",
+            "input_series": [
+                {"series": 'up{namespace="monitoring",job="loki",pod="loki-0"}', "values": "1 1 0 0 0 0 0 0 0 0"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "LokiDown", "exp_alerts": []},
+                {
+                    "eval_time": "9m",
+                    "alertname": "LokiDown",
+                    "exp_alerts": [expected(alerts["LokiDown"], namespace="monitoring", job="loki", pod="loki-0")],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [],
+            "alert_rule_test": [
+                {
+                    "eval_time": "6m",
+                    "alertname": "LokiDown",
+                    "exp_alerts": [expected(alerts["LokiDown"], namespace="monitoring", job="loki")],
+                }
+            ],
+        },
     ]
     test_file = tmp_path / "rules_test.yaml"
     test_file.write_text(
