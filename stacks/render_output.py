@@ -69,3 +69,24 @@ def plan(render: StackRender) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+def helm_releases(render: StackRender) -> dict[str, dict[str, Any]]:
+    """Each Helm release the program installs, as a reviewable file: chart, version, values."""
+    releases = {}
+    for resource in render.resources:
+        if resource.type != "kubernetes:helm.sh/v3:Release":
+            continue
+        inputs = unwrap(resource.inputs)
+        repository = inputs.get("repositoryOpts", {}).get("repo")
+        releases[f"{resource.name}.yaml"] = _sorted_keys(
+            {
+                "name": inputs.get("name") or resource.name,
+                "chart": inputs["chart"],
+                "version": inputs["version"],
+                "repository": repository,
+                "namespace": inputs.get("namespace"),
+                "values": inputs.get("values", {}),
+            }
+        )
+    return dict(sorted(releases.items()))

@@ -23,7 +23,7 @@ from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
 from stacks.mock_engine import PROJECT_ROOT, run_program
 from stacks.policy import environment_warnings
-from stacks.render_output import config_files, manifests, plan
+from stacks.render_output import config_files, helm_releases, manifests, plan
 from stacks.stack_file import StackFileError, read_stack_file
 from stacks.validate import CrdSchemas, Finding, crds_dir, validate_manifests
 from stacks.yaml_out import to_yaml
@@ -79,6 +79,10 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         path = out / "configs" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    for file_name, release in helm_releases(render).items():
+        path = out / "helm" / file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_yaml(release), encoding="utf-8")
     (out / "plan.json").write_text(json.dumps(plan(render), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "outputs.json").write_text(json.dumps(render.outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "validation.json").write_text(

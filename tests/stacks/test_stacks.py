@@ -445,3 +445,17 @@ def test_panels_and_rules_reading_unexported_metrics_are_findings(rendered: dict
         "rule teknofest:api_error_ratio:rate5m reads haproxy_backend_http_request_total, "
         "which no deployed exporter exposes",
     ]
+
+
+def test_each_helm_release_is_written_for_review(rendered: dict[str, SynthResult]) -> None:
+    helm = rendered["production"].out / "helm"
+    releases = {path.name: yaml.safe_load(path.read_text()) for path in helm.glob("*.yaml")}
+    assert {name: (r["chart"], r["version"]) for name, r in releases.items()} == {
+        "monitoring-kube-prometheus-stack.yaml": ("kube-prometheus-stack", "88.6.4"),
+        "monitoring-eck-operator.yaml": ("eck-operator", "3.4.0"),
+        "postgres-cloudnative-pg.yaml": ("cloudnative-pg", "0.29.0"),
+        "postgres-plugin-barman-cloud.yaml": ("plugin-barman-cloud", "0.14.0"),
+    }
+    stack = releases["monitoring-kube-prometheus-stack.yaml"]
+    assert stack["repository"] == "https://prometheus-community.github.io/helm-charts"
+    assert stack["values"]["prometheus"]["prometheusSpec"]["replicas"] == 2
