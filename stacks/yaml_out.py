@@ -14,7 +14,10 @@ _AMBIGUOUS_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null",
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    # A dict used twice is written out twice: anchors and aliases (&id001, *id001) are legal YAML
+    # but surprise readers and some parsers.
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

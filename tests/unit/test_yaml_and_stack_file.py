@@ -62,3 +62,10 @@ def test_broken_stack_files_say_what_is_wrong(tmp_path: Path, content: str, mess
         read_stack_file(path)
     with pytest.raises(StackFileError, match="no such stack file"):
         read_stack_file(tmp_path / "Pulumi.missing.yaml")
+
+
+def test_a_shared_value_is_written_out_in_full_not_as_an_alias() -> None:
+    shared = {"shards": 1}
+    text = to_yaml({"spans": shared, "services": shared})
+    assert "&" not in text and "*" not in text
+    assert yaml.safe_load(text) == {"spans": {"shards": 1}, "services": {"shards": 1}}
