@@ -1,7 +1,8 @@
 """Which metric names each scrape target of the stack exposes: what panels and rules may query.
 
 Checked against the real exporter where Debian ships it (tests/integration: HAProxy's built-in
-exporter, redis_exporter, node_exporter, Prometheus and Alertmanager themselves); the others are
+exporter, redis_exporter, node_exporter, RabbitMQ's Prometheus plugin, Prometheus and Alertmanager
+themselves); the others are
 taken from each project's source or documentation, named per entry. A name missing here makes the
 panel->metric and rule->metric tests fail: add it with its source, or fix the query.
 """
@@ -87,7 +88,8 @@ CNPG_POOLER = frozenset(
         "cnpg_pgbouncer_pools_maxwait",
     }
 )
-# rabbitmq_prometheus plugin: aggregated /metrics and /metrics/detailed (queue_coarse_metrics).
+# rabbitmq_prometheus plugin: aggregated /metrics and /metrics/detailed (the ServiceMonitor's
+# families), verified live with Debian's RabbitMQ 3.10.
 RABBITMQ = frozenset(
     {
         "rabbitmq_queue_messages_ready",

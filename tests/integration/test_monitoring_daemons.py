@@ -3,7 +3,8 @@
 - redis_exporter and node_exporter serve every metric name our catalogue says they serve;
 - Prometheus loads the rendered rules, evaluates them without error and sends the Watchdog to an
   Alertmanager running the rendered routing config, which delivers it to the dead man's switch;
-- Prometheus and Alertmanager serve the self-health metrics the rules read.
+- Prometheus and Alertmanager serve the self-health metrics the rules read;
+- RabbitMQ's Prometheus plugin serves the broker metrics at the endpoints the ServiceMonitor scrapes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import yaml
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
-from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, REDIS_EXPORTER
+from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, RABBITMQ, REDIS_EXPORTER
+from components.rabbitmq.manifests import RabbitmqSpec, service_monitor
 from stacks.settings import Alerting, PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, free_port, require_binary, wait_for
 
@@ -191,3 +193,53 @@ def test_prometheus_evaluates_the_rules_and_the_watchdog_reaches_the_dead_mans_s
         f"Watchdog rule -> Prometheus -> Alertmanager (rendered routing) -> dead man's switch in {took:.1f} s; "
         f"{expected} rendered rules evaluated by Prometheus without error"
     )
+
+
+def test_rabbitmq_prometheus_serves_the_catalogued_metrics_at_the_scraped_endpoints(
+    tmp_path: Path, production_settings: PlatformSettings
+) -> None:
+    """Debian's RabbitMQ 3.10 with rabbitmq_prometheus, scraped at exactly the paths and families the
+    rendered ServiceMonitor asks for. A family with no queue yet still announces its metrics (# TYPE)."""
+    server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+    if not server.exists():
+        require_binary("rabbitmq-server")  # fails in CI, skips elsewhere, naming the package
+    amqp, metrics, dist, epmd = free_port(), free_port(), free_port(), free_port()
+    (tmp_path / "rabbitmq.conf").write_text(
+        f"listeners.tcp.1 = 127.0.0.1:{amqp}\nprometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {metrics}\n"
+    )
+    (tmp_path / "enabled_plugins").write_text("[rabbitmq_prometheus].\n")
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(tmp_path),
+        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp_path / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(tmp_path / "log"),
+        "RABBITMQ_NODENAME": "rabbit-catalogue@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_DIST_PORT": str(dist),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "ERL_EPMD_PORT": str(epmd),
+    }
+    endpoints = service_monitor(RabbitmqSpec(production_settings, clients=()))["spec"]["endpoints"]
+    names: set[str] = set()
+    log = tmp_path / "rabbitmq.log"
+    try:
+        with log.open("wb") as out:
+            process = subprocess.Popen([str(server)], env=env, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                for endpoint in endpoints:
+                    query = "&".join(f"family={f}" for f in endpoint.get("params", {}).get("family", []))
+                    text = scrape(f"http://127.0.0.1:{metrics}{endpoint['path']}?{query}", log)
+                    names |= metric_names(text) | set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    finally:
+        # epmd outlives the broker: stop the one started on this test's port.
+        subprocess.run(["epmd", "-kill"], env=env, capture_output=True, timeout=10)
+    assert names >= RABBITMQ, sorted(RABBITMQ - names)
