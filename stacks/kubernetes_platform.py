@@ -328,6 +328,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         },
         # Grafana, Prometheus, Alertmanager, Kibana, Jaeger: URL, and the port-forward line without a host.
         "monitoring": monitoring.endpoints if monitoring else None,
+        "grafanaDashboards": monitoring.dashboards if monitoring else None,
         "monitoringCredentials": {
             "grafana": {"username": "admin", "password": monitoring.grafana_password},
             **{ui: {"username": "admin", "password": pw} for ui, pw in sorted(monitoring.ui_passwords.items())},

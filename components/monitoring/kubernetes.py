@@ -16,7 +16,7 @@ from components.monitoring import access, elastic
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.capacity import server_specs
 from components.monitoring.celery_exporter import celery_exporter_spec, metrics_ingress_policy
-from components.monitoring.dashboards import dashboard_config_maps
+from components.monitoring.dashboards import dashboard_config_maps, platform_dashboards
 from components.monitoring.manifests import monitoring_namespace, prometheus_rule
 from components.monitoring.network_policies import monitoring_network_policies
 from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests
@@ -46,6 +46,7 @@ class MonitoringStackArgs:
 
 class MonitoringStack(pulumi.ComponentResource):
     endpoints: dict[str, dict[str, str]]
+    dashboards: dict[str, str]
     grafana_password: pulumi.Output[str]
     ui_passwords: dict[str, pulumi.Output[str]]
 
@@ -136,7 +137,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 create(access.basic_auth_secret(settings, ui, line), in_ns)
             create(ingress, in_ns)
         self.endpoints = access.ui_endpoints(settings)
-        self.register_outputs({"endpoints": self.endpoints})
+        self.dashboards = access.dashboard_urls(settings, [(d.uid, d.title) for d in platform_dashboards(settings)])
+        self.register_outputs({"endpoints": self.endpoints, "dashboards": self.dashboards})
 
     def _elasticsearch(
         self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions

@@ -364,6 +364,10 @@ def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthRes
     assert set(manifests[f"secret-{mon}-alertmanager-platform.yaml"]["stringData"].values()) == {"[secret]"}
     outputs = json.loads((rendered["production"].out / "outputs.json").read_text())
     assert outputs["monitoring"]["grafana"] == {"url": "https://grafana.egitim-eylemci.example.org/"}
+    assert outputs["grafanaDashboards"]["AI inference"] == (
+        "https://grafana.egitim-eylemci.example.org/d/teknofest-ai-inference"
+    )
+    assert len(outputs["grafanaDashboards"]) == 9
     assert outputs["monitoring"]["prometheus"]["portForward"] == (
         "kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090:9090"
     )
