@@ -22,6 +22,9 @@ CA_SECRET = f"{NAME}-es-http-certs-public"
 KIBANA_SERVICE = f"{KIBANA}-kb-http"
 CA_DIR = "/etc/elasticsearch-ca"
 CA_FILE = f"{CA_DIR}/ca.crt"
+# Where a client mounts its user's Secret: the password is read from a file, not the environment.
+USER_DIR = "/etc/elasticsearch-user"
+PASSWORD_FILE = f"{USER_DIR}/password"
 EXPORTER_PORT = 9114
 
 # Indices the platform writes: log data streams (the shipper) and Jaeger's span indices.
@@ -173,7 +176,7 @@ def kibana(settings: PlatformSettings) -> dict[str, Any]:
 
 
 def credential_env(user: ElasticUser) -> tuple[dict[str, Any], ...]:
-    """ES_USERNAME / ES_PASSWORD from a user's Secret, for the shipper and Jaeger."""
+    """ES_USERNAME / ES_PASSWORD from a user's Secret, for the exporter, which reads only those."""
     return tuple(
         {"name": env, "valueFrom": {"secretKeyRef": {"name": user.secret_name, "key": key}}}
         for env, key in (("ES_USERNAME", "username"), ("ES_PASSWORD", "password"))

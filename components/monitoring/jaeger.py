@@ -40,7 +40,7 @@ def _backend(settings: PlatformSettings) -> dict[str, Any]:
     return {
         "elasticsearch": {
             "server_urls": [elastic.url(settings)],
-            "auth": {"basic": {"username": "${env:ES_USERNAME}", "password": "${env:ES_PASSWORD}"}},
+            "auth": {"basic": {"username": elastic.WRITER.username, "password": f"${{file:{elastic.PASSWORD_FILE}}}"}},
             "tls": {"ca_file": elastic.CA_FILE},
             "indices": {
                 "index_prefix": "jaeger",
@@ -115,8 +115,12 @@ def jaeger_spec(settings: PlatformSettings) -> ServerSpec:
         live_path="/status",
         probe_port="health",
         data=Volume(m.tracing.badger_storage_size, BADGER_DIR) if badger else None,
-        secret_mounts=() if badger else (SecretMount(elastic.CA_SECRET, elastic.CA_DIR),),
-        env=() if badger else elastic.credential_env(elastic.WRITER),
+        secret_mounts=()
+        if badger
+        else (
+            SecretMount(elastic.CA_SECRET, elastic.CA_DIR),
+            SecretMount(elastic.WRITER.secret_name, elastic.USER_DIR),
+        ),
         kind="StatefulSet" if badger else "Deployment",
     )
 

@@ -80,6 +80,8 @@ def loki_spec(settings: PlatformSettings) -> ServerSpec:
         config_capability="loki",
         metrics_port="http-metrics",
         ready_path="/ready",
+        # Alive while its HTTP server answers; /ready also waits for the ring, which a restart won't fix.
+        live_path="/loki/api/v1/status/buildinfo",
         data=Volume(m.loki.storage_size, DATA_DIR, m.loki.storage_class),
         kind="StatefulSet",
     )

@@ -165,7 +165,7 @@ def agent_config(settings: PlatformSettings) -> dict[str, Any]:
             "sending_queue": {"enabled": True, "storage": "file_storage"},
         }
         extensions["basicauth/elasticsearch"] = {
-            "client_auth": {"username": "${env:ES_USERNAME}", "password": "${env:ES_PASSWORD}"}
+            "client_auth": {"username": elastic.WRITER.username, "password": f"${{file:{elastic.PASSWORD_FILE}}}"}
         }
     return {
         "extensions": extensions,
@@ -223,9 +223,10 @@ def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
         {"name": "checkpoints", "hostPath": {"path": f"{CHECKPOINTS}/{ns}", "type": "DirectoryOrCreate"}},
     ]
     if m.elasticsearch.enabled:
-        env += list(elastic.credential_env(elastic.WRITER))
         mounts.append({"name": "elasticsearch-ca", "mountPath": elastic.CA_DIR, "readOnly": True})
         volumes.append({"name": "elasticsearch-ca", "secret": {"secretName": elastic.CA_SECRET}})
+        mounts.append({"name": "elasticsearch-user", "mountPath": elastic.USER_DIR, "readOnly": True})
+        volumes.append({"name": "elasticsearch-user", "secret": {"secretName": elastic.WRITER.secret_name}})
     daemon_set = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",

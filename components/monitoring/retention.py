@@ -17,16 +17,17 @@ NAME = "elasticsearch-retention"
 # platform-logs-YYYY.MM.DD, Jaeger jaeger-jaeger-<kind>-YYYY-MM-DD.
 LOG_PATTERN = "platform-logs-*"
 TRACE_PATTERN = "jaeger-*"
-# curl's image runs as curl_user (uid 100).
-CURL_USER = 100
+# A high uid of no account: curl and sh need none, and it cannot collide with a host user.
+CURL_USER = 10100
 
 RETENTION_SCRIPT = r"""#!/bin/sh
 # Delete daily indices older than their retention. Environment: ES_URL, CA_FILE, ES_USERNAME,
-# ES_PASSWORD, LOG_PATTERN, LOG_DAYS, TRACE_PATTERN, TRACE_DAYS.
+# ES_PASSWORD_FILE, LOG_PATTERN, LOG_DAYS, TRACE_PATTERN, TRACE_DAYS.
 set -eu
 es() {
-  curl --silent --show-error --fail-with-body --cacert "$CA_FILE" \
-    --user "$ES_USERNAME:$ES_PASSWORD" "$@"
+  # The credentials reach curl as a config on stdin: not in its arguments, not in the environment.
+  printf 'user = "%s:%s"\n' "$ES_USERNAME" "$(cat "$ES_PASSWORD_FILE")" |
+    curl --config - --silent --show-error --fail-with-body --cacert "$CA_FILE" "$@"
 }
 now=$(date -u +%s)
 prune() {  # $1: index pattern, $2: days to keep
@@ -53,6 +54,8 @@ def retention_env(settings: PlatformSettings) -> dict[str, str]:
     return {
         "ES_URL": elastic.url(settings),
         "CA_FILE": elastic.CA_FILE,
+        "ES_USERNAME": elastic.WRITER.username,
+        "ES_PASSWORD_FILE": elastic.PASSWORD_FILE,
         "LOG_PATTERN": LOG_PATTERN,
         "LOG_DAYS": str(retention_hours(m.elasticsearch.log_retention) // 24),
         "TRACE_PATTERN": TRACE_PATTERN,
@@ -65,7 +68,6 @@ def retention_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
     ns = settings.monitoring.namespace
     labels = lbl.standard_labels(NAME, "search", settings.environment, settings.images.curl)
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(retention_env(settings).items())]
-    env += list(elastic.credential_env(elastic.WRITER))
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -108,12 +110,14 @@ def retention_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
                                     "volumeMounts": [
                                         {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
                                         {"name": "ca", "mountPath": elastic.CA_DIR, "readOnly": True},
+                                        {"name": "user", "mountPath": elastic.USER_DIR, "readOnly": True},
                                     ],
                                 }
                             ],
                             "volumes": [
                                 {"name": "scripts", "configMap": {"name": f"{NAME}-script"}},
                                 {"name": "ca", "secret": {"secretName": elastic.CA_SECRET}},
+                                {"name": "user", "secret": {"secretName": elastic.WRITER.secret_name}},
                             ],
                         },
                     },

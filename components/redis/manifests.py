@@ -293,10 +293,16 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
         "env": [
             {"name": "REDIS_ADDR", "value": "redis://127.0.0.1:6379"},
             _secret_env("REDIS_PASSWORD", "redis-password"),
+            # The pod's own address, not every address (Kubernetes expands $(POD_IP)).
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "value": f"$(POD_IP):{EXPORTER_PORT}"},
         ],
         "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
         "securityContext": container_security_context(),
+        # /health answers while the exporter runs, whether Redis does or not (Redis has its own probes).
+        "readinessProbe": {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 10},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 20},
     }
     storage: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],

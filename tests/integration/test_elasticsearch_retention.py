@@ -92,12 +92,13 @@ def run_script(settings: PlatformSettings, url: str, ca: Path, tmp_path: Path) -
     require_binary("curl")
     script = tmp_path / "retention.sh"
     script.write_text(RETENTION_SCRIPT)
+    (tmp_path / "password").write_text(PASSWORD)
     env = {
         **retention_env(settings),
         "ES_URL": url,
         "CA_FILE": str(ca),
         "ES_USERNAME": USER,
-        "ES_PASSWORD": PASSWORD,
+        "ES_PASSWORD_FILE": str(tmp_path / "password"),
         "PATH": "/usr/bin:/bin",
     }
     shell = shutil.which("dash") or "/bin/sh"  # a POSIX shell, as busybox sh in the curl image

@@ -181,7 +181,12 @@ def test_jaeger_storage_follows_the_settings(production_settings: PlatformSettin
     production = jaeger_config(production_settings)["extensions"]["jaeger_storage"]["backends"]["main"]
     es = production["elasticsearch"]
     assert es["server_urls"] == ["https://elasticsearch-es-http.monitoring.svc:9200"]
-    assert es["auth"]["basic"]["password"] == "${env:ES_PASSWORD}" and es["tls"]["ca_file"] == elastic.CA_FILE
+    # The password is read from the mounted Secret, never from the environment.
+    assert es["auth"]["basic"] == {
+        "username": "platform-writer",
+        "password": "${file:/etc/elasticsearch-user/password}",
+    }
+    assert es["tls"]["ca_file"] == elastic.CA_FILE
     assert es["indices"]["spans"]["replicas"] == 1
     dev = jaeger_config(stack_settings("dev"))["extensions"]["jaeger_storage"]["backends"]["main"]
     assert dev == {
