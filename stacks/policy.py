@@ -18,6 +18,14 @@ def environment_warnings(settings: PlatformSettings) -> list[str]:
             "teknofest-platform:celery.pools.ai.gpu.enabled = false: the ai pool runs on CPU nodes; "
             "inference will be slow (set it to true where the cluster has GPU nodes)"
         )
+    if not settings.tls.enabled:
+        for ui in ("grafana", "prometheus", "alertmanager", "kibana", "jaeger"):
+            host = getattr(settings.monitoring.access, ui).host
+            if host is not None:
+                warnings.append(
+                    f"teknofest-platform:monitoring.access.{ui}.host = {host}: tls.enabled is false, so the "
+                    "UI's login or basic-auth password crosses the network in clear text"
+                )
     return warnings
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from stacks.config_source import decode_config_value, load_settings, project_config
 from stacks.errors import SettingsError
+from stacks.policy import environment_warnings
 from stacks.settings import PlatformSettings
 
 PRODUCTION_MINIMUM: dict[str, Any] = {"backups": {"destinationPath": "s3://teknofest-backups/production"}}
@@ -224,3 +225,12 @@ def test_image_references_with_registry_port_and_digest_are_accepted() -> None:
     s = production(images={"api": f"registry.internal:5000/team/api@{digest}", "haproxy": "haproxy:2.6.22"})
     assert s.images.api.endswith(digest)
     assert s.worker_image == s.images.api
+
+
+def test_a_ui_published_without_tls_is_warned_about() -> None:
+    settings = load_settings(
+        {"monitoring": {"access": {"prometheus": {"host": "prometheus.dev.localhost"}}}}, "dev", "Pulumi.dev.yaml"
+    )
+    warnings = environment_warnings(settings)
+    assert any(w.startswith("teknofest-platform:monitoring.access.prometheus.host = prometheus.dev") for w in warnings)
+    assert not [w for w in environment_warnings(production()) if "monitoring.access" in w]
