@@ -45,15 +45,17 @@ def metric_names(text: str) -> set[str]:
 
 
 @contextmanager
-def daemon(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def daemon(
+    args: list[str], log: Path, env: dict[str, str] | None = None, stop_timeout: float = 10
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             yield process
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -225,20 +227,11 @@ def test_rabbitmq_prometheus_serves_the_catalogued_metrics_at_the_scraped_endpoi
     names: set[str] = set()
     log = tmp_path / "rabbitmq.log"
     try:
-        with log.open("wb") as out:
-            process = subprocess.Popen([str(server)], env=env, stdout=out, stderr=subprocess.STDOUT)
-            try:
-                for endpoint in endpoints:
-                    query = "&".join(f"family={f}" for f in endpoint.get("params", {}).get("family", []))
-                    text = scrape(f"http://127.0.0.1:{metrics}{endpoint['path']}?{query}", log)
-                    names |= metric_names(text) | set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        with daemon([str(server)], log, env, stop_timeout=30):
+            for endpoint in endpoints:
+                query = "&".join(f"family={f}" for f in endpoint.get("params", {}).get("family", []))
+                text = scrape(f"http://127.0.0.1:{metrics}{endpoint['path']}?{query}", log)
+                names |= metric_names(text) | set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))
     finally:
         # epmd outlives the broker: stop the one started on this test's port.
         subprocess.run(["epmd", "-kill"], env=env, capture_output=True, timeout=10)
