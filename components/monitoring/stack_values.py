@@ -100,6 +100,11 @@ def grafana_root_url(settings: PlatformSettings) -> str:
     return f"{'https' if settings.tls.enabled else 'http'}://{host}/"
 
 
+def _disruption_budget(replicas: int) -> dict[str, Any]:
+    # The chart leaves these off; with replicas, a node drain must keep all but one running.
+    return {"enabled": replicas > 1, "minAvailable": max(replicas - 1, 1)}
+
+
 def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
     m = settings.monitoring
     p = m.prometheus
@@ -117,6 +122,7 @@ def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
         "defaultRules": {"create": True, "disabled": {"Watchdog": True}},
         "prometheusOperator": {"enabled": True},
         "prometheus": {
+            "podDisruptionBudget": _disruption_budget(p.replicas),
             "prometheusSpec": {
                 "replicas": p.replicas,
                 "retention": p.retention,
@@ -138,16 +144,29 @@ def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
                 "podMonitorNamespaceSelector": {},
                 "ruleSelector": {},
                 "ruleNamespaceSelector": {},
-            }
+            },
         },
         "alertmanager": {
+            "podDisruptionBudget": _disruption_budget(m.alertmanager.replicas),
+            # The chart's policy: Prometheus, the other replicas, the ingress controller, and Grafana
+            # (its Alertmanager datasource) may connect; nothing else.
+            "networkPolicy": {
+                "enabled": True,
+                "gateway": {"namespace": m.access.ingress_controller_namespace},
+                "additionalIngress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}}],
+                        "ports": [{"port": 9093, "protocol": "TCP"}],
+                    }
+                ],
+            },
             "alertmanagerSpec": {
                 "replicas": m.alertmanager.replicas,
                 # Our rendered config (receivers' secrets inside) from a Secret this program writes.
                 "configSecret": ALERTMANAGER_SECRET,
                 "storage": _volume_claim(m.alertmanager.storage_size, None),
                 "podAntiAffinity": "hard" if production else "soft",
-            }
+            },
         },
         "grafana": {
             "enabled": True,

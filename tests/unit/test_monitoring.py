@@ -141,6 +141,9 @@ def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> 
     assert prometheus["serviceMonitorSelector"] == {} and prometheus["ruleNamespaceSelector"] == {}
     alertmanager = values["alertmanager"]["alertmanagerSpec"]
     assert alertmanager["replicas"] == 3 and alertmanager["configSecret"] == "alertmanager-platform"
+    assert values["alertmanager"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
+    assert values["prometheus"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    assert values["alertmanager"]["networkPolicy"]["gateway"] == {"namespace": "ingress-nginx"}
     grafana = values["grafana"]
     assert grafana["admin"]["existingSecret"] == "grafana-admin"
     assert grafana["grafana.ini"]["auth.anonymous"] == {"enabled": False}
@@ -154,6 +157,7 @@ def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> 
     dev = kube_prometheus_stack_values(stack_settings("dev"))
     assert dev["prometheus"]["prometheusSpec"]["replicas"] == 1
     assert dev["alertmanager"]["alertmanagerSpec"]["replicas"] == 1
+    assert dev["alertmanager"]["podDisruptionBudget"]["enabled"] is False
     assert dev["grafana"]["envValueFrom"] == {}
 
 
