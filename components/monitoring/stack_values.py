@@ -18,6 +18,7 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 # kube-prometheus-stack-alertmanager:9093, grafana:80.
 GRAFANA = "grafana"
 PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
+GRAFANA_LOCAL_PORT = 3001
 ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
 # (Service, port) the release creates: what an Ingress may point at besides our own Services.
 CHART_SERVICES = frozenset({(GRAFANA, 80), (PROMETHEUS_SERVICE, 9090), (ALERTMANAGER_SERVICE, 9093)})
@@ -94,9 +95,10 @@ def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
 
 
 def grafana_root_url(settings: PlatformSettings) -> str:
+    """Where browsers reach Grafana: its host, or the local end of the port-forward."""
     host = settings.monitoring.access.grafana.host
     if host is None:
-        return "http://127.0.0.1:3000/"
+        return f"http://127.0.0.1:{GRAFANA_LOCAL_PORT}/"
     return f"{'https' if settings.tls.enabled else 'http'}://{host}/"
 
 
