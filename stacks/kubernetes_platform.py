@@ -17,6 +17,7 @@ from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
 from components.monitoring.capacity import monitoring_requested
 from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
+from components.monitoring.elastic import SUPERUSER_SECRET
 from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
 from components.monitoring.otel import application_env
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
@@ -331,6 +332,18 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         "grafanaDashboards": monitoring.dashboards if monitoring else None,
         "monitoringCredentials": {
             "grafana": {"username": "admin", "password": monitoring.grafana_password},
+            # ECK generates Kibana's superuser; the command reads it from the cluster.
+            **(
+                {
+                    "kibana": {
+                        "username": "elastic",
+                        "passwordCommand": f"kubectl -n {settings.monitoring.namespace} get secret "
+                        f"{SUPERUSER_SECRET} -o jsonpath='{{.data.elastic}}' | base64 -d",
+                    }
+                }
+                if settings.monitoring.elasticsearch.enabled
+                else {}
+            ),
             **{ui: {"username": "admin", "password": pw} for ui, pw in sorted(monitoring.ui_passwords.items())},
         }
         if monitoring

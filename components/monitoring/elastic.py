@@ -19,6 +19,7 @@ EXPORTER = "elasticsearch-exporter"
 # ECK's own names for what it creates from the Elasticsearch resource.
 HTTP_SERVICE = f"{NAME}-es-http"
 CA_SECRET = f"{NAME}-es-http-certs-public"
+SUPERUSER_SECRET = f"{NAME}-es-elastic-user"  # ECK's generated "elastic" superuser (Kibana login)
 KIBANA_SERVICE = f"{KIBANA}-kb-http"
 CA_DIR = "/etc/elasticsearch-ca"
 CA_FILE = f"{CA_DIR}/ca.crt"

@@ -379,6 +379,11 @@ def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthRes
     assert outputs["monitoringCredentials"] == {
         "grafana": {"username": "admin", "password": "[secret]"},
         "jaeger": {"username": "admin", "password": "[secret]"},
+        "kibana": {
+            "username": "elastic",
+            "passwordCommand": "kubectl -n monitoring get secret elasticsearch-es-elastic-user "
+            "-o jsonpath='{.data.elastic}' | base64 -d",
+        },
     }
 
 

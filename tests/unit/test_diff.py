@@ -40,3 +40,10 @@ def test_markdown_diff_lists_added_removed_and_changed(tmp_path: Path) -> None:
 def test_identical_renders_have_no_changes(tmp_path: Path) -> None:
     files = {"manifests/a.yaml": "a: 1\n"}
     assert "No changes." in markdown_diff(write(tmp_path / "a", files), write(tmp_path / "b", files))
+
+
+def test_a_chart_version_or_values_change_shows_in_the_diff(tmp_path: Path) -> None:
+    before = write(tmp_path / "a", {"helm/monitoring-kube-prometheus-stack.yaml": 'version: "88.6.4"\n'})
+    after = write(tmp_path / "b", {"helm/monitoring-kube-prometheus-stack.yaml": 'version: "88.7.0"\n'})
+    text = markdown_diff(before, after)
+    assert '-version: "88.6.4"\n+version: "88.7.0"' in text
