@@ -494,6 +494,8 @@ class Alerting(Model):
 
 
 RetentionPeriod = Annotated[str, Field(pattern=r"^[1-9][0-9]*(h|d|w)$")]
+# Whole days: Loki's retention is a multiple of its 24 h index period; log indices are daily.
+RetentionDays = Annotated[str, Field(pattern=r"^[1-9][0-9]*(d|w)$")]
 
 
 class PrometheusServer(Model):
@@ -516,7 +518,7 @@ class AlertmanagerServer(Model):
 
 
 class Loki(Model):
-    retention: RetentionPeriod = "31d"
+    retention: RetentionDays = "31d"
     storage_size: MemoryQuantity = "50Gi"
     storage_class: str | None = None
     resources: Resources = Resources(
@@ -543,7 +545,7 @@ class Elasticsearch(Model):
     storage_size: MemoryQuantity = "100Gi"
     storage_class: str | None = None
     # Daily log indices older than this are deleted (Jaeger's follow tracing.retention).
-    log_retention: RetentionPeriod = "14d"
+    log_retention: RetentionDays = "14d"
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="1", memory="4Gi"),
         limits=ResourceAmounts(cpu="2", memory="4Gi"),

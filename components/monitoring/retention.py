@@ -49,6 +49,11 @@ echo "retention done"
 """
 
 
+def _days(period: str) -> int:
+    """Whole days to keep, rounded up: a 36h retention keeps two daily indices."""
+    return max(1, -(-retention_hours(period) // 24))
+
+
 def retention_env(settings: PlatformSettings) -> dict[str, str]:
     m = settings.monitoring
     return {
@@ -57,10 +62,10 @@ def retention_env(settings: PlatformSettings) -> dict[str, str]:
         "ES_USERNAME": elastic.WRITER.username,
         "ES_PASSWORD_FILE": elastic.PASSWORD_FILE,
         "LOG_PATTERN": LOG_PATTERN,
-        "LOG_DAYS": str(retention_hours(m.elasticsearch.log_retention) // 24),
+        "LOG_DAYS": str(_days(m.elasticsearch.log_retention)),
         "TRACE_PATTERN": TRACE_PATTERN,
         # With Badger, Jaeger's own TTL expires spans and no jaeger-* index exists.
-        "TRACE_DAYS": str(retention_hours(m.tracing.retention) // 24),
+        "TRACE_DAYS": str(_days(m.tracing.retention)),
     }
 
 

@@ -16,6 +16,7 @@ from components.monitoring.metric_catalogue import exposed_metrics
 from components.monitoring.network_policies import monitoring_network_policies
 from components.monitoring.otel import agent_config, application_env, gateway_config
 from components.monitoring.promql import metric_names
+from components.monitoring.retention import retention_env
 from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
 from stacks.config_source import load_settings
 from stacks.settings import PlatformSettings
@@ -310,3 +311,16 @@ def test_each_monitoring_server_admits_only_its_clients(production_settings: Pla
     assert jaeger[4317] == [{"podSelector": {"matchLabels": gateway}}]
     dev = {p["metadata"]["name"] for p in monitoring_network_policies(stack_settings("dev"))}
     assert not {"elasticsearch-ingress", "kibana-ingress", "elasticsearch-exporter-ingress"} & dev
+
+
+def test_elasticsearch_retention_keeps_whole_days_rounded_up(production_settings: PlatformSettings) -> None:
+    env = retention_env(production_settings)
+    assert (env["LOG_DAYS"], env["TRACE_DAYS"]) == ("14", "7")
+    short = production_settings.model_copy(
+        update={
+            "monitoring": production_settings.monitoring.model_copy(
+                update={"tracing": production_settings.monitoring.tracing.model_copy(update={"retention": "36h"})}
+            )
+        }
+    )
+    assert retention_env(short)["TRACE_DAYS"] == "2"

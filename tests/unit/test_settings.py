@@ -163,6 +163,7 @@ def test_structured_values_arrive_as_json_text() -> None:
         ),
         ({"monitoring": {"enabled": False}}, "monitoring.enabled = false: must be true in production"),
         ({"monitoring": {"loki": {"retention": "31 days"}}}, "monitoring.loki.retention = '31 days'"),
+        ({"monitoring": {"loki": {"retention": "36h"}}}, "monitoring.loki.retention = '36h'"),
         (
             {"monitoring": {"tracing": {"storage": "cassandra"}}},
             "monitoring.tracing.storage = 'cassandra': Input should be 'elasticsearch' or 'badger'",
