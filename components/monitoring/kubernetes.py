@@ -163,8 +163,14 @@ class MonitoringStack(pulumi.ComponentResource):
             )
         secrets: list[pulumi.Resource] = [create(elastic.roles_secret(settings), opts)]
         for user in elastic.USERS:
+            # Letters guaranteed: the collectors read it through ${file:...}, which parses YAML, and
+            # an all-digit value would arrive as a number.
             password = random.RandomPassword(
-                f"{name}-{user.secret_name}", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+                f"{name}-{user.secret_name}",
+                length=32,
+                special=False,
+                min_lower=1,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             secrets.append(create(elastic.user_secret(settings, user, pulumi.Output.secret(password.result)), opts))
         after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*operator, *secrets]))
