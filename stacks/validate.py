@@ -17,6 +17,7 @@ import yaml
 
 from components.monitoring.promql import metric_names
 from components.monitoring.stack_values import CHART_SERVICES
+from stacks.pod_security_check import namespace_levels, pod_template, violations
 
 # libyaml's loader: the operators' CRDs are large (CloudNativePG's Cluster alone is 0.5 MB).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -120,6 +121,7 @@ def validate_manifests(
     findings += structural_findings(manifests)
     findings += monitor_findings(manifests)
     findings += ingress_findings(manifests)
+    findings += pod_security_findings(manifests)
     if exposed_metrics is not None:
         findings += metric_findings(manifests, exposed_metrics)
     return findings, checked_by
@@ -321,4 +323,19 @@ def metric_findings(manifests: dict[str, dict[str, Any]], exposed: frozenset[str
     for label, where, expr in queries:
         for name in sorted(metric_names(expr) - known):
             findings.append(Finding(label, f"{where} reads {name}, which no deployed exporter exposes"))
+    return findings
+
+
+def pod_security_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
+    """Pods that their namespace's enforced Pod Security level would refuse (a namespace the stack
+    does not render is taken as "restricted", the strictest it could be)."""
+    levels = namespace_levels(manifests)
+    findings = []
+    for label, manifest in manifests.items():
+        pod = pod_template(manifest)
+        if pod is None:
+            continue
+        level = levels.get(manifest["metadata"].get("namespace", ""), "restricted")
+        for problem in violations(pod, level):
+            findings.append(Finding(label, f"Pod Security {level}: {problem}"))
     return findings

@@ -14,8 +14,9 @@ import yaml
 
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.mock_engine import PROJECT_ROOT
+from stacks.pod_security_check import pod_template, violations
 from stacks.synth import SynthResult, main, synth
-from stacks.validate import ingress_findings, metric_findings, monitor_findings, monitor_targets
+from stacks.validate import ingress_findings, metric_findings, monitor_findings, monitor_targets, pod_security_findings
 from tests.conftest import STACKS, stack_settings
 
 _renders: dict[str, SynthResult] = {}
@@ -468,3 +469,39 @@ def test_each_helm_release_is_written_for_review(rendered: dict[str, SynthResult
     stack = releases["monitoring-kube-prometheus-stack.yaml"]
     assert stack["repository"] == "https://prometheus-community.github.io/helm-charts"
     assert stack["values"]["prometheus"]["prometheusSpec"]["replicas"] == 2
+
+
+def test_pods_pass_the_pod_security_their_namespaces_enforce_and_ours_pass_restricted(
+    rendered: dict[str, SynthResult],
+) -> None:
+    manifests = copy.deepcopy(rendered["production"].manifests)
+    assert pod_security_findings(manifests) == []
+    # The monitoring namespace enforces "privileged" for the shipper and node-exporter, yet our own
+    # servers there meet "restricted"; its "baseline" warning names the shipper's host paths only.
+    monitoring_pods = {
+        name: pod_template(m)
+        for name, m in manifests.items()
+        if m["metadata"].get("namespace") == "monitoring" and pod_template(m) is not None
+    }
+    assert len(monitoring_pods) == 6  # Loki, Jaeger, gateway, shipper, exporter, retention job
+    restricted = {name: violations(pod, "restricted") for name, pod in monitoring_pods.items() if pod}
+    assert {name for name, found in restricted.items() if found} == {"daemonset-monitoring-log-shipper.yaml"}
+    shipper = monitoring_pods["daemonset-monitoring-log-shipper.yaml"]
+    assert shipper is not None
+    assert violations(shipper, "baseline") == [
+        "volume 'pod-logs' is a hostPath",
+        "volume 'checkpoints' is a hostPath",
+    ]
+    # A pod the API server would refuse fails the synth.
+    api = manifests["deployment-teknofest-production-api.yaml"]["spec"]["template"]["spec"]
+    api["securityContext"]["runAsUser"] = 0
+    api["containers"][0]["securityContext"]["capabilities"] = {"add": ["NET_ADMIN"]}
+    api["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    assert sorted(f.message for f in pod_security_findings(manifests)) == [
+        "Pod Security restricted: container 'api' adds ['NET_ADMIN'] (restricted allows NET_BIND_SERVICE only)",
+        "Pod Security restricted: container 'api' adds capabilities ['NET_ADMIN']",
+        "Pod Security restricted: container 'api' does not drop ALL capabilities",
+        "Pod Security restricted: pod runAsUser is 0",
+        "Pod Security restricted: volume 'host' is a hostPath",
+        "Pod Security restricted: volume 'host' is of type ['hostPath']",
+    ]

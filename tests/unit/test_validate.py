@@ -19,7 +19,23 @@ def deployment() -> dict[str, Any]:
         "metadata": {"name": "api", "namespace": "ns", "labels": labels},
         "spec": {
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "api", "image": "x:1"}]}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    # Passes "restricted", which the checks assume for a namespace they do not see.
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": "api",
+                            "image": "x:1",
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                },
+            },
         },
     }
 
@@ -105,3 +121,34 @@ def test_duplicates_and_bad_label_values_are_caught() -> None:
     messages = [f.message for f in findings]
     assert any("duplicate of a" in m for m in messages)
     assert any("not a valid label value" in m for m in messages)
+
+
+def test_pod_security_levels_follow_the_standards() -> None:
+    from stacks.pod_security_check import namespace_levels, pod_template, violations
+
+    hardened = {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "c",
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            }
+        ],
+        "volumes": [{"name": "v", "emptyDir": {}}],
+    }
+    assert violations(hardened, "restricted") == []
+    host = {**hardened, "hostNetwork": True, "volumes": [{"name": "logs", "hostPath": {"path": "/var/log"}}]}
+    assert violations(host, "privileged") == []
+    assert violations(host, "baseline") == ["hostNetwork is true", "volume 'logs' is a hostPath"]
+    loose = {"containers": [{"name": "c"}]}
+    assert violations(loose, "baseline") == []
+    assert violations(loose, "restricted") == [
+        "container 'c' does not set allowPrivilegeEscalation: false",
+        "container 'c' may run as root (runAsNonRoot unset)",
+        "container 'c' has no RuntimeDefault/Localhost seccompProfile",
+        "container 'c' does not drop ALL capabilities",
+    ]
+    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": loose}}}}}
+    assert pod_template(cron) is loose and pod_template({"kind": "Service", "spec": {}}) is None
+    ns = {"kind": "Namespace", "metadata": {"name": "x", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}
+    assert namespace_levels({"ns.yaml": ns}) == {"x": "baseline"}
