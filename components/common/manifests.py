@@ -28,6 +28,30 @@ def container_resources(resources: Resources) -> dict[str, Any]:
     }
 
 
+# The pod's own address from the downward API: servers bind it instead of 0.0.0.0.
+POD_IP_ENV: dict[str, Any] = {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+
+
+def rendered_config_map(
+    name: str, namespace: str, labels: dict[str, str], files: dict[str, str], capability: str
+) -> dict[str, Any]:
+    """A ConfigMap of generated config files; the synth writes them to configs/<capability>/."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(name, namespace, labels, {lbl.RENDERED_CONFIG_ANNOTATION: capability}),
+        "data": dict(files),
+    }
+
+
+def volume_claim_spec(size: str, storage_class: str | None) -> dict[str, Any]:
+    """A ReadWriteOnce claim of `size`, on the cluster's default StorageClass unless one is named."""
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return spec
+
+
 def namespace_peer(name: str) -> dict[str, Any]:
     """A NetworkPolicy peer: every pod of the namespace `name`."""
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}

@@ -12,6 +12,7 @@ from components.common.manifests import (
     metadata,
     namespace_peer,
     pod_disruption_budget,
+    rendered_config_map,
     service_account,
     service_monitor,
     spread_constraints,
@@ -129,14 +130,7 @@ def load_balancer_manifests(spec: LoadBalancerSpec) -> list[dict[str, Any]]:
 
 
 def config_map(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(
-            CONFIG_MAP, spec.namespace, spec.labels, {lbl.RENDERED_CONFIG_ANNOTATION: "load_balancer"}
-        ),
-        "data": dict(files),
-    }
+    return rendered_config_map(CONFIG_MAP, spec.namespace, spec.labels, files, "load_balancer")
 
 
 def peers_service(spec: LoadBalancerSpec) -> dict[str, Any]:

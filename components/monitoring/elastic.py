@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata
+from components.common.manifests import container_resources, metadata, volume_claim_spec
 from components.monitoring.workload import Port, SecretMount, ServerSpec
 from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 from stacks.yaml_out import to_yaml
@@ -115,9 +115,7 @@ def user_secret(settings: PlatformSettings, user: ElasticUser, password: Any) ->
 
 def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
     es = settings.monitoring.elasticsearch
-    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": es.storage_size}}}
-    if es.storage_class:
-        claim["storageClassName"] = es.storage_class
+    claim = volume_claim_spec(es.storage_size, es.storage_class)
     node_set: dict[str, Any] = {
         "name": "default",
         "count": es.nodes,

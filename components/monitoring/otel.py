@@ -3,14 +3,19 @@ and a log-shipping DaemonSet that tails every pod's log files into Loki and Elas
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata, service_account, service_monitor
+from components.common.manifests import (
+    POD_IP_ENV,
+    container_resources,
+    metadata,
+    rendered_config_map,
+    service_account,
+    service_monitor,
+)
 from components.monitoring import elastic, jaeger, loki
-from components.monitoring.workload import CONFIG_CHECKSUM_ANNOTATION, POD_IP_ENV, Port, ServerSpec
+from components.monitoring.workload import CONFIG_CHECKSUM_ANNOTATION, Port, ServerSpec, config_checksum
 from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 from stacks.yaml_out import to_yaml
 
@@ -210,7 +215,6 @@ def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
     labels = lbl.standard_labels(AGENT, "logs", settings.environment, settings.images.otel_collector)
     selector = lbl.selector_labels(AGENT)
     config = {"config.yaml": to_yaml(agent_config(settings))}
-    checksum = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     env: list[dict[str, Any]] = [POD_IP_ENV]
     mounts: list[dict[str, Any]] = [
         {"name": "config", "mountPath": "/etc/otelcol", "readOnly": True},
@@ -235,7 +239,7 @@ def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
             "selector": {"matchLabels": selector},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
             "template": {
-                "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+                "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: config_checksum(config)}},
                 "spec": {
                     "serviceAccountName": AGENT,
                     "automountServiceAccountToken": False,
@@ -281,12 +285,7 @@ def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
     }
     return [
         service_account(AGENT, ns, labels),
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": metadata(f"{AGENT}-config", ns, labels, {lbl.RENDERED_CONFIG_ANNOTATION: "log_shipper"}),
-            "data": config,
-        },
+        rendered_config_map(f"{AGENT}-config", ns, labels, config, "log_shipper"),
         daemon_set,
         service,
         service_monitor(AGENT, ns, labels, selector, "metrics", "/metrics"),

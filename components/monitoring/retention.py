@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata
+from components.common.manifests import container_resources, metadata, rendered_config_map
 from components.common.pod_security import container_security_context, pod_security_context
 from components.monitoring import elastic
 from components.monitoring.jaeger import retention_hours
@@ -73,12 +73,7 @@ def retention_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
     ns = settings.monitoring.namespace
     labels = lbl.standard_labels(NAME, "search", settings.environment, settings.images.curl)
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(retention_env(settings).items())]
-    config_map = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(f"{NAME}-script", ns, labels, {lbl.RENDERED_CONFIG_ANNOTATION: "elasticsearch"}),
-        "data": {"retention.sh": RETENTION_SCRIPT},
-    }
+    config_map = rendered_config_map(f"{NAME}-script", ns, labels, {"retention.sh": RETENTION_SCRIPT}, "elasticsearch")
     cron_job = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

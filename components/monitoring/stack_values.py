@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.manifests import container_resources
+from components.common.manifests import container_resources, volume_claim_spec
 from components.monitoring import elastic, jaeger, loki
 from components.monitoring.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION, PROMETHEUS_UID
 from stacks.settings import PlatformSettings
@@ -88,10 +88,7 @@ def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
 
 
 def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
-    if storage_class:
-        spec["storageClassName"] = storage_class
-    return {"volumeClaimTemplate": {"spec": spec}}
+    return {"volumeClaimTemplate": {"spec": volume_claim_spec(size, storage_class)}}
 
 
 def grafana_root_url(settings: PlatformSettings) -> str:

@@ -14,17 +14,19 @@ from typing import Any, Literal
 
 from components.common import labels as lbl
 from components.common.manifests import (
+    POD_IP_ENV,
     container_resources,
     metadata,
     pod_disruption_budget,
+    rendered_config_map,
     service_account,
     service_monitor,
     spread_constraints,
+    volume_claim_spec,
 )
 from components.common.pod_security import container_security_context, pod_security_context
 from stacks.settings import Resources
 
-POD_IP_ENV = {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
 CONFIG_CHECKSUM_ANNOTATION = "teknofest.org/config-checksum"
 
 
@@ -64,7 +66,7 @@ class ServerSpec:
     config: dict[str, str] = field(default_factory=dict)
     config_dir: str = "/etc/config"
     # The capability the synth writes the config under (build/<stack>/configs/<capability>/...).
-    config_capability: str | None = None
+    config_capability: str = "config"
     metrics_port: str | None = "metrics"
     metrics_path: str = "/metrics"
     ready_path: str | None = None
@@ -90,14 +92,9 @@ class ServerSpec:
         return f"{self.name}-config"
 
 
-def _config_map(spec: ServerSpec) -> dict[str, Any]:
-    annotations = {lbl.RENDERED_CONFIG_ANNOTATION: spec.config_capability} if spec.config_capability else None
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(spec.config_map_name, spec.namespace, spec.labels, annotations),
-        "data": dict(spec.config),
-    }
+def config_checksum(files: dict[str, str]) -> str:
+    """Changes with the config: as a pod annotation it rolls the pods when the config changes."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
 def _probe(path: str, port: str, period: int, failures: int) -> dict[str, Any]:
@@ -136,9 +133,8 @@ def _pod_template(spec: ServerSpec) -> dict[str, Any]:
         container["startupProbe"] = _probe(spec.ready_path, probe_port, 5, 60)
     if spec.live_path:
         container["livenessProbe"] = _probe(spec.live_path, probe_port, 20, 3)
-    checksum = hashlib.sha256(json.dumps(spec.config, sort_keys=True).encode()).hexdigest()
     return {
-        "metadata": {"labels": spec.labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+        "metadata": {"labels": spec.labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: config_checksum(spec.config)}},
         "spec": {
             "serviceAccountName": spec.name,
             "automountServiceAccountToken": False,
@@ -162,12 +158,7 @@ def _workload(spec: ServerSpec) -> dict[str, Any]:
         body["serviceName"] = spec.name
         body["podManagementPolicy"] = "Parallel"
         if spec.data is not None:
-            claim: dict[str, Any] = {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": spec.data.size}},
-            }
-            if spec.data.storage_class:
-                claim["storageClassName"] = spec.data.storage_class
+            claim = volume_claim_spec(spec.data.size, spec.data.storage_class)
             body["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
     else:
         body["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -196,7 +187,9 @@ def _service(spec: ServerSpec) -> dict[str, Any]:
 def server_manifests(spec: ServerSpec) -> list[dict[str, Any]]:
     manifests = [service_account(spec.name, spec.namespace, spec.labels)]
     if spec.config:
-        manifests.append(_config_map(spec))
+        manifests.append(
+            rendered_config_map(spec.config_map_name, spec.namespace, spec.labels, spec.config, spec.config_capability)
+        )
     manifests += [_workload(spec), _service(spec)]
     if spec.metrics_port:
         manifests.append(

@@ -8,15 +8,18 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.manifests import (
+    POD_IP_ENV,
     BackingServiceSpec,
     client_egress_policies,
     container_resources,
     metadata,
     namespace_peer,
     pod_disruption_budget,
+    rendered_config_map,
     service_account,
     service_monitor,
     spread_constraints,
+    volume_claim_spec,
 )
 from components.common.pod_security import container_security_context, pod_security_context
 from components.load_balancer.haproxy_config import (
@@ -114,20 +117,10 @@ def redis_manifests(spec: RedisSpec) -> list[dict[str, Any]]:
     monitoring = s.monitoring.namespace if s.monitoring.enabled else None
     objects: list[dict[str, Any]] = [
         service_account(REDIS, spec.namespace, redis_labels),
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": metadata(CONFIG_MAP, spec.namespace, redis_labels, {lbl.RENDERED_CONFIG_ANNOTATION: "redis"}),
-            "data": files,
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": metadata(
-                PROXY_CONFIG_MAP, spec.namespace, proxy_labels, {lbl.RENDERED_CONFIG_ANNOTATION: "redis_master"}
-            ),
-            "data": {"haproxy.cfg": master_proxy_config(spec)},
-        },
+        rendered_config_map(CONFIG_MAP, spec.namespace, redis_labels, files, "redis"),
+        rendered_config_map(
+            PROXY_CONFIG_MAP, spec.namespace, proxy_labels, {"haproxy.cfg": master_proxy_config(spec)}, "redis_master"
+        ),
         _headless(REDIS_HEADLESS, spec.namespace, redis_labels, lbl.selector_labels(REDIS), "redis", 6379),
         _headless(SENTINEL_HEADLESS, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
         _service(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
@@ -294,7 +287,7 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
             {"name": "REDIS_ADDR", "value": "redis://127.0.0.1:6379"},
             _secret_env("REDIS_PASSWORD", "redis-password"),
             # The pod's own address, not every address (Kubernetes expands $(POD_IP)).
-            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            POD_IP_ENV,
             {"name": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "value": f"$(POD_IP):{EXPORTER_PORT}"},
         ],
         "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
@@ -304,12 +297,7 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
         "readinessProbe": {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 10},
         "livenessProbe": {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 20},
     }
-    storage: dict[str, Any] = {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": s.redis.storage_size}},
-    }
-    if s.redis.storage_class:
-        storage["storageClassName"] = s.redis.storage_class
+    storage = volume_claim_spec(s.redis.storage_size, s.redis.storage_class)
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
