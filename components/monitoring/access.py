@@ -129,9 +129,3 @@ def ui_endpoints(settings: PlatformSettings) -> dict[str, dict[str, str]]:
                 "portForward": f"kubectl -n {ns} port-forward svc/{ui.service} {ui.local_port}:{ui.port}",
             }
     return result
-
-
-def dashboard_urls(settings: PlatformSettings, dashboards: list[tuple[str, str]]) -> dict[str, str]:
-    """Each dashboard's address in Grafana, by title: (uid, title) pairs in."""
-    grafana = ui_endpoints(settings)["grafana"]["url"].rstrip("/")
-    return {title: f"{grafana}/d/{uid}" for uid, title in dashboards}

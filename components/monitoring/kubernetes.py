@@ -15,7 +15,7 @@ from components.common.resources import create
 from components.monitoring import access, elastic
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.capacity import server_specs
-from components.monitoring.celery_exporter import celery_exporter_spec, metrics_ingress_policy
+from components.monitoring.celery_exporter import metrics_ingress_policy
 from components.monitoring.dashboards import dashboard_config_maps, platform_dashboards
 from components.monitoring.manifests import monitoring_namespace, prometheus_rule
 from components.monitoring.network_policies import monitoring_network_policies
@@ -98,22 +98,21 @@ class MonitoringStack(pulumi.ComponentResource):
         for manifest in dashboard_config_maps(settings):
             create(manifest, in_ns)
         after_es = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *es_ready])
+        # In the application namespace: the alert rules, the Celery exporter (Prometheus may reach it),
+        # and the pools' way out to the collector gateway (the namespace denies egress by default).
+        app = pulumi.ResourceOptions(parent=self)
         for spec in server_specs(settings, args.broker_secret):
             if spec.namespace == ns:
                 for manifest in server_manifests(spec):
                     create(manifest, after_es)
+            else:
+                for manifest in [*server_manifests(spec), metrics_ingress_policy(spec, ns)]:
+                    create(manifest, app)
         for manifest in agent_manifests(settings):
             create(manifest, after_es)
         for manifest in monitoring_network_policies(settings):
             create(manifest, in_ns)
-
-        # In the application namespace: the alert rules, the Celery exporter, and the pools' way out
-        # to the collector gateway (the namespace denies egress by default).
-        app = pulumi.ResourceOptions(parent=self)
         create(prometheus_rule(settings), app)
-        exporter = celery_exporter_spec(settings, args.broker_secret)
-        for manifest in [*server_manifests(exporter), metrics_ingress_policy(exporter, ns)]:
-            create(manifest, app)
         to_gateway = [
             {
                 "to": [namespace_peer(ns) | pods_peer(lbl.selector_labels(GATEWAY))],
@@ -137,7 +136,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 create(access.basic_auth_secret(settings, ui, line), in_ns)
             create(ingress, in_ns)
         self.endpoints = access.ui_endpoints(settings)
-        self.dashboards = access.dashboard_urls(settings, [(d.uid, d.title) for d in platform_dashboards(settings)])
+        grafana = self.endpoints["grafana"]["url"].rstrip("/")
+        self.dashboards = {d.title: f"{grafana}/d/{d.uid}" for d in platform_dashboards(settings)}
         self.register_outputs({"endpoints": self.endpoints, "dashboards": self.dashboards})
 
     def _elasticsearch(
