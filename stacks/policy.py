@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks.errors import Problem
-from stacks.settings import PlatformSettings
+from stacks.settings import Access, PlatformSettings, UiAccess
 
 # Targets whose composition exists; the settings already describe the docker target (design.md).
 BUILT_TARGETS = ("kubernetes",)
@@ -19,9 +19,10 @@ def environment_warnings(settings: PlatformSettings) -> list[str]:
             "inference will be slow (set it to true where the cluster has GPU nodes)"
         )
     if not settings.tls.enabled:
-        for ui in ("grafana", "prometheus", "alertmanager", "kibana", "jaeger"):
-            host = getattr(settings.monitoring.access, ui).host
+        for field, access in settings.monitoring.access:
+            host = access.host if isinstance(access, UiAccess) else None
             if host is not None:
+                ui = Access.model_fields[field].alias or field
                 warnings.append(
                     f"teknofest-platform:monitoring.access.{ui}.host = {host}: tls.enabled is false, so the "
                     "UI's login or basic-auth password crosses the network in clear text"

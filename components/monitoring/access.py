@@ -9,7 +9,15 @@ from typing import Any
 from components.common import labels as lbl
 from components.common.manifests import metadata
 from components.monitoring import elastic, jaeger
-from components.monitoring.stack_values import ALERTMANAGER_SERVICE, GRAFANA, GRAFANA_LOCAL_PORT, PROMETHEUS_SERVICE
+from components.monitoring.stack_values import (
+    ALERTMANAGER_PORT,
+    ALERTMANAGER_SERVICE,
+    GRAFANA,
+    GRAFANA_LOCAL_PORT,
+    GRAFANA_PORT,
+    PROMETHEUS_PORT,
+    PROMETHEUS_SERVICE,
+)
 from stacks.settings import PlatformSettings, UiAccess
 
 
@@ -31,9 +39,9 @@ class Ui:
 
 # Local ports of the port-forward lines: the deployment guide's access points (Grafana on 3001).
 UIS = (
-    Ui("grafana", GRAFANA, 80, GRAFANA_LOCAL_PORT, needs_auth=False),
-    Ui("prometheus", PROMETHEUS_SERVICE, 9090, 9090, needs_auth=True),
-    Ui("alertmanager", ALERTMANAGER_SERVICE, 9093, 9093, needs_auth=True),
+    Ui("grafana", GRAFANA, GRAFANA_PORT, GRAFANA_LOCAL_PORT, needs_auth=False),
+    Ui("prometheus", PROMETHEUS_SERVICE, PROMETHEUS_PORT, PROMETHEUS_PORT, needs_auth=True),
+    Ui("alertmanager", ALERTMANAGER_SERVICE, ALERTMANAGER_PORT, ALERTMANAGER_PORT, needs_auth=True),
     Ui("kibana", elastic.KIBANA_SERVICE, 5601, 5601, needs_auth=False, https_backend=True, requires_elasticsearch=True),
     Ui("jaeger", jaeger.NAME, jaeger.UI_PORT, jaeger.UI_PORT, needs_auth=True),
 )

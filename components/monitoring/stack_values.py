@@ -21,7 +21,10 @@ PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
 GRAFANA_LOCAL_PORT = 3001
 ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
 # (Service, port) the release creates: what an Ingress may point at besides our own Services.
-CHART_SERVICES = frozenset({(GRAFANA, 80), (PROMETHEUS_SERVICE, 9090), (ALERTMANAGER_SERVICE, 9093)})
+GRAFANA_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT = 80, 9090, 9093
+CHART_SERVICES = frozenset(
+    {(GRAFANA, GRAFANA_PORT), (PROMETHEUS_SERVICE, PROMETHEUS_PORT), (ALERTMANAGER_SERVICE, ALERTMANAGER_PORT)}
+)
 
 
 def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
