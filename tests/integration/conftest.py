@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 # Numbers measured by the integration tests, printed at the end of the run.
 MEASUREMENTS: list[str] = []
@@ -21,6 +22,13 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{name} is not installed; .ci/run installs it from Debian's packages")
         pytest.skip(f"{name} is not installed (apt-get install {name}); .ci/run installs it")
     return path
+
+
+def local_session() -> requests.Session:
+    """A session that ignores the machine's proxy and CA-bundle variables: every call is loopback."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def free_port() -> int:

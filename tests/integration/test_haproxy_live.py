@@ -40,7 +40,7 @@ from components.monitoring.dashboards import platform_dashboards
 from components.monitoring.metric_catalogue import HAPROXY
 from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec, request_rate_query
 from stacks.settings import PlatformSettings
-from tests.integration.conftest import MEASUREMENTS, free_port, wait_for
+from tests.integration.conftest import MEASUREMENTS, free_port, local_session, wait_for
 from tests.integration.dns_stub import DnsStub
 
 pytestmark = pytest.mark.integration
@@ -48,13 +48,6 @@ pytestmark = pytest.mark.integration
 BACKENDS = {"api-a": "127.0.0.2", "api-b": "127.0.0.3", "api-c": "127.0.0.4"}
 STATS_AUTH = ("admin", "stats-test-password")
 HOST = "api.egitim-eylemci.example.org"
-
-
-def local_session() -> requests.Session:
-    """A session that ignores the machine's proxy and CA-bundle variables: every call is loopback."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
 
 
 @dataclass

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import requests
 import yaml
 
 from components.monitoring.alert_rules import rule_groups
@@ -28,16 +27,9 @@ from components.monitoring.alertmanager_config import AlertingSecrets, render_al
 from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, RABBITMQ, REDIS_EXPORTER
 from components.rabbitmq.manifests import RabbitmqSpec, service_monitor
 from stacks.settings import Alerting, PlatformSettings
-from tests.integration.conftest import MEASUREMENTS, free_port, require_binary, wait_for
+from tests.integration.conftest import MEASUREMENTS, free_port, local_session, require_binary, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def session() -> requests.Session:
-    # The machine's proxy settings must not capture 127.0.0.1.
-    s = requests.Session()
-    s.trust_env = False
-    return s
 
 
 def metric_names(text: str) -> set[str]:
@@ -62,7 +54,7 @@ def daemon(
 
 
 def scrape(url: str, log: Path) -> str:
-    client = session()
+    client = local_session()
 
     def ready() -> bool:
         return client.get(url, timeout=2).status_code == 200
@@ -158,7 +150,7 @@ def test_prometheus_evaluates_the_rules_and_the_watchdog_reaches_the_dead_mans_s
         # The first send can precede Alertmanager's discovery (then dropped); resend soon, not after 1 min.
         "--rules.alert.resend-delay=2s",
     ]
-    client = session()
+    client = local_session()
     try:
         with daemon(am_args, tmp_path / "am.log"), daemon(prom_args, tmp_path / "prom.log"):
             scrape(f"http://127.0.0.1:{am_port}/-/ready", tmp_path / "am.log")
