@@ -41,3 +41,11 @@ def memory_bytes(value: str) -> int:
     if amount <= 0:
         raise ValueError(f"{value!r}: a memory amount must be positive")
     return int(amount)
+
+
+_HOURS_PER = {"h": 1, "d": 24, "w": 168}
+
+
+def retention_hours(period: str) -> int:
+    """A retention period of the settings ("12h", "7d", "2w") in hours: "7d" -> 168."""
+    return int(period[:-1]) * _HOURS_PER[period[-1]]

@@ -7,6 +7,7 @@ from typing import Any
 
 from components.monitoring import elastic
 from components.monitoring.workload import Port, SecretMount, ServerSpec, Volume
+from stacks.quantities import retention_hours
 from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 from stacks.yaml_out import to_yaml
 
@@ -17,12 +18,6 @@ METRICS_PORT = 8888
 HEALTH_PORT = 13133
 BADGER_DIR = "/badger"
 STORE = "main"
-_HOURS_PER = {"h": 1, "d": 24, "w": 168}
-
-
-def retention_hours(period: str) -> int:
-    """'7d' -> 168: Jaeger takes Go durations, which have no days."""
-    return int(period[:-1]) * _HOURS_PER[period[-1]]
 
 
 def _backend(settings: PlatformSettings) -> dict[str, Any]:
@@ -32,6 +27,7 @@ def _backend(settings: PlatformSettings) -> dict[str, Any]:
             "badger": {
                 "directories": {"keys": f"{BADGER_DIR}/keys", "values": f"{BADGER_DIR}/values"},
                 "ephemeral": False,
+                # Jaeger takes Go durations, which have no days.
                 "ttl": {"spans": f"{retention_hours(tracing.retention)}h"},
             }
         }

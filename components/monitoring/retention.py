@@ -9,7 +9,7 @@ from components.common import labels as lbl
 from components.common.manifests import container_resources, metadata, rendered_config_map
 from components.common.pod_security import container_security_context, pod_security_context
 from components.monitoring import elastic
-from components.monitoring.jaeger import retention_hours
+from stacks.quantities import retention_hours
 from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 
 NAME = "elasticsearch-retention"

@@ -10,7 +10,7 @@ import pytest
 from components.monitoring import access, elastic
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.dashboards import Dashboard, Panel, Query, dashboard_json, platform_dashboards
-from components.monitoring.jaeger import jaeger_config, retention_hours
+from components.monitoring.jaeger import jaeger_config
 from components.monitoring.loki import loki_config
 from components.monitoring.metric_catalogue import exposed_metrics
 from components.monitoring.network_policies import monitoring_network_policies
@@ -19,6 +19,7 @@ from components.monitoring.promql import metric_names
 from components.monitoring.retention import retention_env
 from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
 from stacks.config_source import load_settings
+from stacks.quantities import retention_hours
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 
