@@ -9,9 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.cluster_addons.kubernetes import ClusterAddons
 from components.common import labels as lbl
 from components.common.manifests import secret_manifest
-from components.common.resources import create
+from components.common.resources import CrdInstallers, create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
@@ -42,6 +43,7 @@ from components.worker_pool.celery import (
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
 from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_manifests
 from stacks.capacity import requested_totals
+from stacks.cluster_addons import cluster_addons_args
 from stacks.settings import PlatformSettings
 
 API_NAME = "api"
@@ -240,6 +242,24 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         with_provider,
     )
     in_namespace = pulumi.ResourceOptions(providers=[provider], depends_on=[namespace])
+    # Cluster-wide releases first: every custom resource below waits for the one installing its CRD.
+    addons = ClusterAddons("cluster-addons", cluster_addons_args(settings), with_provider)
+    crds: CrdInstallers = addons.crds
+    monitoring: MonitoringStack | None = None
+    if settings.monitoring.enabled:
+        monitoring = MonitoringStack(
+            "monitoring",
+            MonitoringStackArgs(
+                settings,
+                broker_secret=(RABBITMQ_CLIENT_SECRET, "url"),
+                trace_clients=tuple((p.name, p.selector) for p in (specs.api, *specs.workers)),
+                crds=crds,
+            ),
+            # Not after the broker: the Celery exporter's pod simply waits for the broker's Secret,
+            # while the broker's own ServiceMonitor waits for this stack's Prometheus Operator.
+            pulumi.ResourceOptions(providers=[provider], depends_on=[namespace]),
+        )
+        crds = crds + monitoring.crds
 
     api_spec = specs.api
     secret_key = random.RandomPassword("api-secret-key", length=64, special=False)
@@ -249,31 +269,22 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         ),
         in_namespace,
     )
-    redis = RedisCluster("redis", RedisClusterArgs(specs.redis), in_namespace)
-    postgres = PostgresCluster("postgres", PostgresClusterArgs(specs.postgres), in_namespace)
-    broker = RabbitmqBroker("rabbitmq", RabbitmqBrokerArgs(specs.rabbitmq), in_namespace)
+    redis = RedisCluster("redis", RedisClusterArgs(specs.redis, crds), in_namespace)
+    postgres = PostgresCluster("postgres", PostgresClusterArgs(specs.postgres, crds), in_namespace)
+    broker = RabbitmqBroker("rabbitmq", RabbitmqBrokerArgs(specs.rabbitmq, crds), in_namespace)
     backing = [namespace, api_secret, redis, postgres, broker]
     api = WorkerPool(
         API_NAME,
-        WorkerPoolArgs(api_spec),
+        WorkerPoolArgs(api_spec, crds),
         pulumi.ResourceOptions(providers=[provider], depends_on=backing),
     )
     for manifest in priority_classes(settings):
         create(manifest, with_provider)
-    monitoring: MonitoringStack | None = None
-    if settings.monitoring.enabled:
-        monitoring = MonitoringStack(
-            "monitoring",
-            MonitoringStackArgs(
-                settings,
-                broker_secret=(RABBITMQ_CLIENT_SECRET, "url"),
-                trace_clients=tuple((p.name, p.selector) for p in (api_spec, *specs.workers)),
-            ),
-            pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, broker]),
-        )
     for worker in specs.workers:
         WorkerPool(
-            worker.name, WorkerPoolArgs(worker), pulumi.ResourceOptions(providers=[provider], depends_on=backing)
+            worker.name,
+            WorkerPoolArgs(worker, crds),
+            pulumi.ResourceOptions(providers=[provider], depends_on=backing),
         )
     flower_password: pulumi.Output[str] | None = None
     if specs.flower is not None:
@@ -290,7 +301,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         )
         WorkerPool(
             specs.flower.name,
-            WorkerPoolArgs(specs.flower),
+            WorkerPoolArgs(specs.flower, crds),
             pulumi.ResourceOptions(providers=[provider], depends_on=[*backing, flower_secret]),
         )
     issuer = settings.tls.cert_manager_issuer
@@ -299,6 +310,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         LoadBalancerArgs(
             load_balancer_spec(settings, api_spec),
             CertManagerRef(issuer.kind, issuer.name) if issuer and settings.tls.enabled else None,
+            crds,
         ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[namespace, api]),
     )

@@ -33,6 +33,8 @@ class RegisteredResource:
     parent_urn: str | None
     custom: bool
     inputs: dict[str, Any]
+    # URNs this resource waits for: its explicit depends_on and the resources its inputs came from.
+    dependencies: tuple[str, ...] = ()
 
 
 @dataclass
@@ -59,7 +61,7 @@ class _RecordingMonitor(mocks.MockMonitor):
 
     def __init__(self, m: _RecordingMocks) -> None:
         super().__init__(m)
-        self.registrations: list[tuple[str, str, str, str | None, bool, dict[str, Any]]] = []
+        self.registrations: list[RegisteredResource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -68,7 +70,15 @@ class _RecordingMonitor(mocks.MockMonitor):
             _ensure_event_loop()  # type: ignore[no-untyped-call]
             inputs = rpc.deserialize_properties(request.object)
             self.registrations.append(
-                (request.type, request.name, response.urn, request.parent or None, bool(request.custom), inputs)
+                RegisteredResource(
+                    request.type,
+                    request.name,
+                    response.urn,
+                    request.parent or None,
+                    bool(request.custom),
+                    inputs,
+                    tuple(sorted(set(request.dependencies))),
+                )
             )
         return response
 
@@ -102,10 +112,7 @@ def run_under_mocks(
     exported = dict(getattr(root, "outputs", {}) or {})
     render = StackRender(stack=stack)
     render.outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
-    render.resources = [
-        RegisteredResource(type_, name, urn, parent, custom, state)
-        for type_, name, urn, parent, custom, state in monitor.registrations
-    ]
+    render.resources = list(monitor.registrations)
     return render
 
 

@@ -65,6 +65,10 @@ def plan(render: StackRender) -> list[dict[str, Any]]:
                 "type": resource.type,
                 "name": resource.name,
                 "parent": f"{parent.type}::{parent.name}" if parent else None,
+                # What `pulumi up` waits for before creating it (explicit depends_on and input sources).
+                "dependsOn": sorted(
+                    f"{by_urn[urn].type}::{by_urn[urn].name}" for urn in resource.dependencies if urn in by_urn
+                ),
                 "inputs": unwrap(resource.inputs),
             }
         )

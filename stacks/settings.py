@@ -117,13 +117,18 @@ class Images(Model):
     # Celery workers run the application image; a separate tag lets a pool lag or lead the API.
     worker: ImageRef | None = None
     haproxy: ImageRef = "docker.io/library/haproxy:2.6.22"
-    postgres: ImageRef = "ghcr.io/cloudnative-pg/postgresql:16.10"
-    redis: ImageRef = "docker.io/library/redis:7.0.15"
+    # CloudNativePG's "standard" image (the Barman Cloud plugin needs minimal or standard; the bare
+    # "16.10" tag was the deprecated bullseye "system" image), pinned to its build and digest.
+    postgres: ImageRef = (
+        "ghcr.io/cloudnative-pg/postgresql:16.10-202509151215-standard-trixie"
+        "@sha256:872626c85616d5653c16b6cf412904622f8a4dfb9e9ac9f1c6bbcda104fb036b"
+    )
+    redis: ImageRef = "docker.io/library/redis:7.4.11"
     redis_exporter: ImageRef = "docker.io/oliver006/redis_exporter:v1.62.0"
-    rabbitmq: ImageRef = "docker.io/library/rabbitmq:3.13.7-management"
+    rabbitmq: ImageRef = "docker.io/library/rabbitmq:4.1.4-management"
     flower: ImageRef = "docker.io/mher/flower:2.0.1"
     # The monitoring stack's own workloads (kube-prometheus-stack and ECK pin theirs in the charts).
-    loki: ImageRef = "docker.io/grafana/loki:3.5.7"
+    loki: ImageRef = "docker.io/grafana/loki:3.7.7"
     jaeger: ImageRef = "docker.io/jaegertracing/jaeger:2.11.0"
     otel_collector: ImageRef = "docker.io/otel/opentelemetry-collector-contrib:0.138.0"
     celery_exporter: ImageRef = "docker.io/danihodovic/celery-exporter:0.10.14"
@@ -386,10 +391,11 @@ class Postgres(Model):
     # The CloudNativePG operator and the Barman Cloud plugin are cluster-wide: install them from
     # one stack only, and switch this off in the others.
     install_operator: bool = True
-    # Helm charts (cloudnative-pg.github.io/charts). Chart minors run one behind the operator's:
-    # 0.29.x ships operator 1.30, whose CRDs ../shared/crds holds; plugin 0.14 for the Barman Cloud CRD.
+    # Helm charts (cloudnative-pg.github.io/charts; docs/versions.md): chart 0.29.0 ships operator
+    # 1.30.0, whose CRDs ../shared/crds holds; the plugin's chart is numbered apart from the plugin
+    # (chart 0.7.0 = plugin v0.13.0, the same ObjectStore CRD as the v0.14.0 one in ../shared/crds).
     operator_chart_version: str = Field(default="0.29.0", pattern=r"^\d+\.\d+\.\d+$")
-    barman_plugin_chart_version: str = Field(default="0.14.0", pattern=r"^\d+\.\d+\.\d+$")
+    barman_plugin_chart_version: str = Field(default="0.7.0", pattern=r"^\d+\.\d+\.\d+$")
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="2", memory="4Gi"),
         limits=ResourceAmounts(cpu="2", memory="4Gi"),
@@ -551,10 +557,10 @@ class Elasticsearch(Model):
         limits=ResourceAmounts(cpu="2", memory="4Gi"),
     )
     kibana_replicas: Annotated[int, Field(ge=1, le=3)] = 2
-    # ECK is cluster-wide: install it from one stack only. 3.4 introduced nodeSets[].zoneAwareness,
-    # which the CRDs in ../shared/crds carry.
+    # ECK is cluster-wide: install it from one stack only. 3.5.0 is the newest release before the
+    # commit of the CRDs in ../shared/crds (zoneAwareness came in 3.4).
     install_operator: bool = True
-    operator_chart_version: str = Field(default="3.4.0", pattern=r"^\d+\.\d+\.\d+$")
+    operator_chart_version: str = Field(default="3.5.0", pattern=r"^\d+\.\d+\.\d+$")
 
     @field_validator("nodes")
     @classmethod
@@ -590,8 +596,8 @@ class Monitoring(Model):
     namespace: DnsLabel = "monitoring"
     # kube-prometheus-stack is cluster-wide (operator, CRDs, node-exporter): install it once per cluster.
     install_stack: bool = True
-    # 88.x ships Prometheus Operator v0.93, whose CRDs ../shared/crds holds.
-    kube_prometheus_stack_chart_version: str = Field(default="88.6.4", pattern=r"^\d+\.\d+\.\d+$")
+    # 88.5.3 ships Prometheus Operator v0.93.1, whose CRDs ../shared/crds holds (docs/versions.md).
+    kube_prometheus_stack_chart_version: str = Field(default="88.5.3", pattern=r"^\d+\.\d+\.\d+$")
     prometheus: PrometheusServer = PrometheusServer()
     alertmanager: AlertmanagerServer = AlertmanagerServer()
     loki: Loki = Loki()
@@ -672,6 +678,40 @@ class Domains(Model):
     api: DnsName = "api.teknofest.local"
 
 
+ChartVersion = Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+$")]
+
+
+class AddonRelease(Model):
+    # Off where the cluster already runs it (one stack per cluster installs the add-ons).
+    install: bool = True
+    chart_version: ChartVersion
+
+
+# One class per add-on so that a partial override (`install: false` alone) keeps the pinned version.
+class KedaRelease(AddonRelease):
+    chart_version: ChartVersion = "2.20.2"
+
+
+class CertManagerRelease(AddonRelease):
+    chart_version: ChartVersion = "v1.21.1"
+
+
+class VpaRelease(AddonRelease):
+    chart_version: ChartVersion = "0.11.0"
+
+
+class ClusterAddons(Model):
+    """Cluster-wide add-ons installed as pinned Helm releases (docs/versions.md), each only where the
+    stack uses it: KEDA for `autoscaling.engine: keda`, the VPA recommender for
+    `autoscaling.vpaRecommendations`, cert-manager for TLS issuers and the Barman Cloud plugin."""
+
+    keda: KedaRelease = KedaRelease()
+    cert_manager: CertManagerRelease = CertManagerRelease()
+    vertical_pod_autoscaler: VpaRelease = VpaRelease()
+    # Two of each controller with PodDisruptionBudgets; None: as the environment (production: on).
+    highly_available: bool | None = None
+
+
 class KubernetesCluster(Model):
     # kubeconfig context; None means the current context (or the provider's own config).
     context: str | None = None
@@ -687,6 +727,7 @@ class PlatformSettings(Model):
     target: Target = "kubernetes"
     namespace: DnsLabel
     kubernetes: KubernetesCluster = KubernetesCluster()
+    cluster_addons: ClusterAddons = ClusterAddons()
     images: Images = Images()
     api: ApiPool = ApiPool()
     celery: Celery = Celery()

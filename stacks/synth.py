@@ -22,6 +22,7 @@ from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
 from stacks.mock_engine import PROJECT_ROOT, run_program
+from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
 from stacks.render_output import config_files, helm_releases, manifests, plan
 from stacks.stack_file import StackFileError, read_stack_file
@@ -69,6 +70,9 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     findings, checked_by = validate_manifests(
         manifest_set, settings.kubernetes.version, crds, exposed_metrics(settings)
     )
+    resource_plan = plan(render)
+    # The order `pulumi up` will create things in: a custom resource before its CRD fails the run.
+    findings += ordering_findings(resource_plan)
 
     if out.exists():
         shutil.rmtree(out)
@@ -83,7 +87,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         path = out / "helm" / file_name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(to_yaml(release), encoding="utf-8")
-    (out / "plan.json").write_text(json.dumps(plan(render), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "plan.json").write_text(json.dumps(resource_plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "outputs.json").write_text(json.dumps(render.outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "validation.json").write_text(
         json.dumps({"checkedBy": checked_by, "findings": [f.__dict__ for f in findings]}, indent=2, sort_keys=True)

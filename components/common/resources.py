@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -25,14 +27,54 @@ _BUILT_IN: dict[tuple[str, str], Any] = {
 }
 
 
+def api_group(manifest: dict[str, Any]) -> str:
+    """ "apps" of "apps/v1"; "" for the core group ("v1")."""
+    api_version: str = manifest["apiVersion"]
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+@dataclass(frozen=True)
+class CrdInstallers:
+    """The resources that install CRDs, by API group. A custom resource of a listed group waits for
+    them: pulumi-kubernetes retries "no matches for kind" for about a minute only, and a Helm release
+    that installs CRDs can take far longer to become ready."""
+
+    by_group: Mapping[str, tuple[pulumi.Resource, ...]] = field(default_factory=dict)
+
+    def merged(self, group: str, installers: list[pulumi.Resource]) -> CrdInstallers:
+        """These installers added for one group (none: unchanged, the cluster already has it)."""
+        if not installers:
+            return self
+        return CrdInstallers({**self.by_group, group: (*self.by_group.get(group, ()), *installers)})
+
+    def __add__(self, other: CrdInstallers) -> CrdInstallers:
+        result = self
+        for group, installers in other.by_group.items():
+            result = result.merged(group, list(installers))
+        return result
+
+    def for_manifest(self, manifest: dict[str, Any]) -> list[pulumi.Resource]:
+        return list(self.by_group.get(api_group(manifest), ()))
+
+
+# For args whose component installs nothing's CRDs itself and is given none: the cluster has them.
+NO_CRD_INSTALLERS = CrdInstallers()
+
+
 def logical_name(manifest: dict[str, Any]) -> str:
     meta = manifest["metadata"]
     return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
 
 
-def create(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    """Register one object; built-in kinds get their typed class, custom resources the generic one."""
+def create(
+    manifest: dict[str, Any], opts: pulumi.ResourceOptions, crds: CrdInstallers | None = None
+) -> pulumi.CustomResource:
+    """Register one object; built-in kinds get their typed class, custom resources the generic one,
+    after the resources that install their CRD (`crds`)."""
     api_version, kind = manifest["apiVersion"], manifest["kind"]
+    installers = crds.for_manifest(manifest) if crds else []
+    if installers:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=installers))
     body = {key: value for key, value in manifest.items() if key not in ("apiVersion", "kind")}
     resource_class = _BUILT_IN.get((api_version, kind))
     if resource_class is not None:

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_random as random
 
 from components.common.manifests import secret_manifest
-from components.common.resources import create
+from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.load_balancer.manifests import (
     CREDENTIALS_SECRET,
     NAME,
@@ -30,6 +30,8 @@ class LoadBalancerArgs:
     spec: LoadBalancerSpec
     # When set, a cert-manager Certificate fills the TLS Secret; otherwise the Secret must exist.
     cert_manager_issuer: CertManagerRef | None = None
+    # Installers of the CRDs of the Certificate and ServiceMonitor (cert-manager, Prometheus Operator).
+    crds: CrdInstallers = NO_CRD_INSTALLERS
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -59,9 +61,9 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         after_secret = pulumi.ResourceOptions(parent=self, depends_on=[secret])
         if args.cert_manager_issuer is not None and spec.tls_secret_name:
-            create(certificate(spec, args.cert_manager_issuer.kind, args.cert_manager_issuer.name), child)
+            create(certificate(spec, args.cert_manager_issuer.kind, args.cert_manager_issuer.name), child, args.crds)
         for manifest in load_balancer_manifests(spec):
-            create(manifest, after_secret if manifest["kind"] == "StatefulSet" else child)
+            create(manifest, after_secret if manifest["kind"] == "StatefulSet" else child, args.crds)
         self.service_name = NAME
         self.stats_service_name = STATS_SERVICE
         self.stats_password = pulumi.Output.secret(stats_password.result)

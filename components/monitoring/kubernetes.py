@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from components.common import labels as lbl
 from components.common.manifests import client_egress_policies, namespace_peer, pods_peer, secret_manifest
-from components.common.resources import create
+from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.monitoring import access, elastic
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.capacity import server_specs
@@ -33,6 +33,9 @@ from stacks.settings import PlatformSettings
 
 ECK_NAMESPACE = "elastic-system"
 ECK_CHART_REPOSITORY = "https://helm.elastic.co"
+# API groups of the CRDs the two releases install.
+PROMETHEUS_OPERATOR_API_GROUP = "monitoring.coreos.com"
+ECK_API_GROUPS = ("elasticsearch.k8s.elastic.co", "kibana.k8s.elastic.co")
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,14 @@ class MonitoringStackArgs:
     broker_secret: tuple[str, str]
     # Application pools (name, pod selector) that send traces to the collector gateway.
     trace_clients: tuple[tuple[str, dict[str, str]], ...]
+    # Installers of CRDs this component does not install itself (cert-manager's, for UI certificates).
+    crds: CrdInstallers = NO_CRD_INSTALLERS
 
 
 class MonitoringStack(pulumi.ComponentResource):
+    # The kube-prometheus-stack release as the installer of the Prometheus Operator's CRDs (none when
+    # another stack installs it): every ServiceMonitor, PodMonitor and PrometheusRule waits for it.
+    crds: CrdInstallers
     endpoints: dict[str, dict[str, str]]
     dashboards: dict[str, str]
     grafana_password: pulumi.Output[str]
@@ -82,8 +90,9 @@ class MonitoringStack(pulumi.ComponentResource):
         if m.elasticsearch.enabled:
             es_ready = self._elasticsearch(name, settings, in_ns)
             stack_inputs += es_ready
+        self.crds = CrdInstallers()
         if m.install_stack:
-            k8s.helm.v3.Release(
+            release = k8s.helm.v3.Release(
                 f"{name}-{RELEASE}",
                 name=RELEASE,
                 chart="kube-prometheus-stack",
@@ -95,6 +104,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 timeout=900,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *stack_inputs]),
             )
+            self.crds = self.crds.merged(PROMETHEUS_OPERATOR_API_GROUP, [release])
+        crds = args.crds + self.crds
         for manifest in dashboard_config_maps(settings):
             create(manifest, in_ns)
         after_es = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *es_ready])
@@ -104,15 +115,15 @@ class MonitoringStack(pulumi.ComponentResource):
         for spec in server_specs(settings, args.broker_secret):
             if spec.namespace == ns:
                 for manifest in server_manifests(spec):
-                    create(manifest, after_es)
+                    create(manifest, after_es, crds)
             else:
                 for manifest in [*server_manifests(spec), metrics_ingress_policy(spec, ns)]:
-                    create(manifest, app)
+                    create(manifest, app, crds)
         for manifest in agent_manifests(settings):
-            create(manifest, after_es)
+            create(manifest, after_es, crds)
         for manifest in monitoring_network_policies(settings):
             create(manifest, in_ns)
-        create(prometheus_rule(settings), app)
+        create(prometheus_rule(settings), app, crds)
         to_gateway = [
             {
                 "to": [namespace_peer(ns) | pods_peer(lbl.selector_labels(GATEWAY))],
@@ -134,7 +145,7 @@ class MonitoringStack(pulumi.ComponentResource):
                     password.bcrypt_hash.apply(lambda hashed: f"admin:{hashed}")
                 )
                 create(access.basic_auth_secret(settings, ui, line), in_ns)
-            create(ingress, in_ns)
+            create(ingress, in_ns, crds)
         self.endpoints = access.ui_endpoints(settings)
         grafana = self.endpoints["grafana"]["url"].rstrip("/")
         self.dashboards = {d.title: f"{grafana}/d/{d.uid}" for d in platform_dashboards(settings)}
@@ -146,21 +157,21 @@ class MonitoringStack(pulumi.ComponentResource):
         """ECK (optional, cluster-wide), the users' Secrets, Elasticsearch and Kibana; returns what
         the clients of Elasticsearch must wait for."""
         es = settings.monitoring.elasticsearch
-        operator: list[pulumi.Resource] = []
+        eck = CrdInstallers()
         if es.install_operator:
-            operator.append(
-                k8s.helm.v3.Release(
-                    f"{name}-eck-operator",
-                    name="elastic-operator",
-                    chart="eck-operator",
-                    version=es.operator_chart_version,
-                    namespace=ECK_NAMESPACE,
-                    create_namespace=True,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ECK_CHART_REPOSITORY),
-                    atomic=True,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
+            operator = k8s.helm.v3.Release(
+                f"{name}-eck-operator",
+                name="elastic-operator",
+                chart="eck-operator",
+                version=es.operator_chart_version,
+                namespace=ECK_NAMESPACE,
+                create_namespace=True,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ECK_CHART_REPOSITORY),
+                atomic=True,
+                opts=pulumi.ResourceOptions(parent=self),
             )
+            for group in ECK_API_GROUPS:
+                eck = eck.merged(group, [operator])
         secrets: list[pulumi.Resource] = [create(elastic.roles_secret(settings), opts)]
         for user in elastic.USERS:
             # Letters guaranteed: the collectors read it through ${file:...}, which parses YAML, and
@@ -173,10 +184,10 @@ class MonitoringStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             secrets.append(create(elastic.user_secret(settings, user, pulumi.Output.secret(password.result)), opts))
-        after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*operator, *secrets]))
-        cluster = create(elastic.elasticsearch(settings), after)
+        after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=secrets))
+        cluster = create(elastic.elasticsearch(settings), after, eck)
         after_cluster = pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster]))
-        create(elastic.kibana(settings), after_cluster)
+        create(elastic.kibana(settings), after_cluster, eck)
         for manifest in retention_manifests(settings):
             create(manifest, after_cluster)
         return [*secrets, cluster]

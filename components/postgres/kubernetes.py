@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.manifests import secret_manifest
-from components.common.resources import create
+from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.postgres.manifests import (
     APP_SECRET,
     OPERATOR_NAMESPACE,
@@ -22,11 +22,17 @@ from components.postgres.manifests import (
 
 CLIENT_SECRET = "postgres-client"
 CHART_REPOSITORY = "https://cloudnative-pg.github.io/charts"
+CNPG_API_GROUP = "postgresql.cnpg.io"
+BARMAN_API_GROUP = "barmancloud.cnpg.io"
+CERT_MANAGER_API_GROUP = "cert-manager.io"
 
 
 @dataclass(frozen=True)
 class PostgresClusterArgs:
     spec: PostgresSpec
+    # Installers of CRDs this component does not install itself: cert-manager's (the Barman Cloud
+    # plugin's chart issues its certificates with it) and the Prometheus Operator's (PodMonitors).
+    crds: CrdInstallers = NO_CRD_INSTALLERS
 
 
 class PostgresCluster(pulumi.ComponentResource):
@@ -41,8 +47,13 @@ class PostgresCluster(pulumi.ComponentResource):
         pg = spec.settings.postgres
         child = pulumi.ResourceOptions(parent=self)
         dependencies: list[pulumi.Resource] = []
+        crds = args.crds
         if pg.install_operator:
-            dependencies += self._operators(name, pg.operator_chart_version, pg.barman_plugin_chart_version)
+            operator, plugin = self._operators(
+                name, pg.operator_chart_version, pg.barman_plugin_chart_version, args.crds
+            )
+            # The Cluster and its backups name the plugin: they wait for it as well as for the operator.
+            crds = crds.merged(CNPG_API_GROUP, [operator, plugin]).merged(BARMAN_API_GROUP, [plugin])
         password = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=child)
         secret: pulumi.Output[str] = pulumi.Output.secret(password.result)
         ns = spec.namespace
@@ -89,14 +100,17 @@ class PostgresCluster(pulumi.ComponentResource):
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=dependencies)
         for manifest in postgres_manifests(spec):
-            create(manifest, after)
+            create(manifest, after, crds)
         self.client_secret_name = CLIENT_SECRET
         self.rw_endpoint = f"{pooler_name('rw')}.{ns}.svc:5432"
         self.ro_endpoint = f"{pooler_name('ro')}.{ns}.svc:5432"
         self.register_outputs({"rwEndpoint": self.rw_endpoint, "roEndpoint": self.ro_endpoint})
 
-    def _operators(self, name: str, operator_version: str, plugin_version: str) -> list[pulumi.Resource]:
-        """The operator and the Barman Cloud plugin, cluster-wide, each as a pinned Helm release."""
+    def _operators(
+        self, name: str, operator_version: str, plugin_version: str, crds: CrdInstallers
+    ) -> tuple[pulumi.Resource, pulumi.Resource]:
+        """The operator and the Barman Cloud plugin, cluster-wide, each as a pinned Helm release; the
+        plugin after the operator and cert-manager (its chart holds a Certificate and an Issuer)."""
         child = pulumi.ResourceOptions(parent=self)
         operator = k8s.helm.v3.Release(
             f"{name}-cloudnative-pg",
@@ -116,6 +130,8 @@ class PostgresCluster(pulumi.ComponentResource):
             namespace=OPERATOR_NAMESPACE,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
             atomic=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[operator, *crds.by_group.get(CERT_MANAGER_API_GROUP, ())]
+            ),
         )
-        return [operator, plugin]
+        return operator, plugin

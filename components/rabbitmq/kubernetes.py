@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.manifests import secret_manifest
-from components.common.resources import create
+from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.rabbitmq.manifests import (
     AMQP_PORT,
     CLIENT_SECRET,
@@ -22,12 +22,15 @@ from components.rabbitmq.manifests import (
 
 USERNAME = "teknofest"
 # The operator's own release artifact (namespace rabbitmq-system, CRDs, RBAC, Deployment).
+OPERATOR_API_GROUP = "rabbitmq.com"
 OPERATOR_MANIFEST = "https://github.com/rabbitmq/cluster-operator/releases/download/v{version}/cluster-operator.yml"
 
 
 @dataclass(frozen=True)
 class RabbitmqBrokerArgs:
     spec: RabbitmqSpec
+    # Installers of the CRDs of KEDA's TriggerAuthentication and the ServiceMonitor.
+    crds: CrdInstallers = NO_CRD_INSTALLERS
 
 
 class RabbitmqBroker(pulumi.ComponentResource):
@@ -67,19 +70,18 @@ class RabbitmqBroker(pulumi.ComponentResource):
             secret_manifest(CLIENT_SECRET, spec.namespace, spec.labels, {"url": self.url}),
             child,
         )
-        dependencies: list[pulumi.Resource] = [default_user, client]
         rabbitmq = spec.settings.rabbitmq
+        crds = args.crds
         if rabbitmq.install_operator:
-            dependencies.append(
-                k8s.yaml.v2.ConfigFile(
-                    f"{name}-cluster-operator",
-                    file=OPERATOR_MANIFEST.format(version=rabbitmq.operator_version),
-                    opts=child,
-                )
+            operator = k8s.yaml.v2.ConfigFile(
+                f"{name}-cluster-operator",
+                file=OPERATOR_MANIFEST.format(version=rabbitmq.operator_version),
+                opts=child,
             )
-        after = pulumi.ResourceOptions(parent=self, depends_on=dependencies)
+            crds = crds.merged(OPERATOR_API_GROUP, [operator])
+        after = pulumi.ResourceOptions(parent=self, depends_on=[default_user, client])
         for manifest in rabbitmq_manifests(spec):
-            create(manifest, after)
+            create(manifest, after, crds)
         self.client_secret_name = CLIENT_SECRET
         self.amqp_endpoint = f"{spec.host}:{AMQP_PORT}"
         self.management_endpoint = f"http://{spec.host}:{MANAGEMENT_PORT}"

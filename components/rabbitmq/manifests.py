@@ -185,9 +185,11 @@ def rabbitmq_manifests(spec: RabbitmqSpec) -> list[dict[str, Any]]:
     objects = [
         rabbitmq_cluster(spec),
         pod_disruption_budget(CLUSTER, spec.namespace, spec.labels, POD_SELECTOR),
-        trigger_authentication(spec),
         *network_policies(spec),
     ]
+    # Only KEDA reads it; without KEDA its CRD does not exist and the object could not be created.
+    if spec.settings.api.autoscaling.engine == "keda":
+        objects.append(trigger_authentication(spec))
     if spec.settings.monitoring.enabled:
         objects.append(service_monitor(spec))
     return objects

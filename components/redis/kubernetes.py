@@ -8,7 +8,7 @@ import pulumi
 import pulumi_random as random
 
 from components.common.manifests import secret_manifest
-from components.common.resources import create
+from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, redis_manifests
 from components.redis.redis_config import MASTER_NAME
 
@@ -18,6 +18,8 @@ CLIENT_SECRET = "redis-client"
 @dataclass(frozen=True)
 class RedisClusterArgs:
     spec: RedisSpec
+    # Installer of the ServiceMonitor's CRD (Prometheus Operator), where this program installs it.
+    crds: CrdInstallers = NO_CRD_INSTALLERS
 
 
 class RedisCluster(pulumi.ComponentResource):
@@ -72,7 +74,7 @@ class RedisCluster(pulumi.ComponentResource):
         )
         after_secrets = pulumi.ResourceOptions(parent=self, depends_on=[auth, client])
         for manifest in redis_manifests(spec):
-            create(manifest, after_secrets)
+            create(manifest, after_secrets, args.crds)
         self.register_outputs(
             {
                 "masterEndpoint": self.master_endpoint,

@@ -154,7 +154,7 @@ def test_postgres_cluster_installs_pinned_operators_and_generates_the_password(
     releases = {unwrap(r.inputs)["chart"]: unwrap(r.inputs) for r in children if r.type.endswith(":Release")}
     assert {chart: inputs["version"] for chart, inputs in releases.items()} == {
         "cloudnative-pg": "0.29.0",
-        "plugin-barman-cloud": "0.14.0",
+        "plugin-barman-cloud": "0.7.0",
     }
     assert releases["cloudnative-pg"]["namespace"] == "cnpg-system"
     secrets = {unwrap(r.inputs)["metadata"]["name"]: r for r in children if r.type.endswith(":Secret")}
@@ -214,7 +214,7 @@ def test_monitoring_stack_owns_its_children_and_keeps_every_credential_secret(
     release = next(
         unwrap(r.inputs) for r in children if r.type.endswith(":Release") and r.name.endswith("kube-prometheus-stack")
     )
-    assert release["name"] == "kube-prometheus-stack" and release["version"] == "88.6.4"
+    assert release["name"] == "kube-prometheus-stack" and release["version"] == "88.5.3"
     assert release["namespace"] == "monitoring"
     assert release["values"]["grafana"]["admin"]["existingSecret"] == "grafana-admin"
     secrets = [r for r in children if r.type == "kubernetes:core/v1:Secret"]

@@ -14,6 +14,7 @@ import yaml
 
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.mock_engine import PROJECT_ROOT
+from stacks.ordering import CRD_GROUPS_BY_CHART, api_group, crd_installers, effective_dependencies, ordering_findings
 from stacks.pod_security_check import pod_template, violations
 from stacks.synth import SynthResult, main, synth
 from stacks.validate import ingress_findings, metric_findings, monitor_findings, monitor_targets, pod_security_findings
@@ -171,9 +172,12 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
     }
     assert releases == {
         "cloudnative-pg": "0.29.0",
-        "plugin-barman-cloud": "0.14.0",
-        "kube-prometheus-stack": "88.6.4",
-        "eck-operator": "3.4.0",
+        "plugin-barman-cloud": "0.7.0",
+        "kube-prometheus-stack": "88.5.3",
+        "eck-operator": "3.5.0",
+        "keda": "2.20.2",
+        "cert-manager": "v1.21.1",
+        "vertical-pod-autoscaler": "0.11.0",
     }
     # Operators installed from their own release artifacts are in the plan, not among the manifests.
     (operator,) = [e for e in plan if e["type"] == "kubernetes:yaml/v2:ConfigFile"]
@@ -461,10 +465,13 @@ def test_each_helm_release_is_written_for_review(rendered: dict[str, SynthResult
     helm = rendered["production"].out / "helm"
     releases = {path.name: yaml.safe_load(path.read_text()) for path in helm.glob("*.yaml")}
     assert {name: (r["chart"], r["version"]) for name, r in releases.items()} == {
-        "monitoring-kube-prometheus-stack.yaml": ("kube-prometheus-stack", "88.6.4"),
-        "monitoring-eck-operator.yaml": ("eck-operator", "3.4.0"),
+        "monitoring-kube-prometheus-stack.yaml": ("kube-prometheus-stack", "88.5.3"),
+        "monitoring-eck-operator.yaml": ("eck-operator", "3.5.0"),
         "postgres-cloudnative-pg.yaml": ("cloudnative-pg", "0.29.0"),
-        "postgres-plugin-barman-cloud.yaml": ("plugin-barman-cloud", "0.14.0"),
+        "postgres-plugin-barman-cloud.yaml": ("plugin-barman-cloud", "0.7.0"),
+        "cluster-addons-keda.yaml": ("keda", "2.20.2"),
+        "cluster-addons-cert-manager.yaml": ("cert-manager", "v1.21.1"),
+        "cluster-addons-vertical-pod-autoscaler.yaml": ("vertical-pod-autoscaler", "0.11.0"),
     }
     stack = releases["monitoring-kube-prometheus-stack.yaml"]
     assert stack["repository"] == "https://prometheus-community.github.io/helm-charts"
@@ -504,4 +511,57 @@ def test_pods_pass_the_pod_security_their_namespaces_enforce_and_ours_pass_restr
         "Pod Security restricted: pod runAsUser is 0",
         "Pod Security restricted: volume 'host' is a hostPath",
         "Pod Security restricted: volume 'host' is of type ['hostPath']",
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_custom_resources_wait_for_the_release_that_installs_their_crd(
+    rendered: dict[str, SynthResult], stack: str
+) -> None:
+    plan = json.loads((rendered[stack].out / "plan.json").read_text())
+    assert ordering_findings(plan) == []
+    deps = effective_dependencies(plan)
+    installers = crd_installers(plan)
+    custom = [
+        e for e in plan if (g := api_group(e["type"])) and g in {g for gs in CRD_GROUPS_BY_CHART.values() for g in gs}
+    ]
+    assert custom, "the stack declares custom resources"
+    # This stack installs every operator it uses, so every custom resource has an installer to wait for.
+    for entry in custom:
+        group = api_group(entry["type"])
+        assert installers.get(group or ""), f"{entry['name']}: nothing in the plan installs {group}"
+    if stack == "production":
+        scaled = "kubernetes:keda.sh/v1alpha1:ScaledObject::teknofest-production/api"
+        assert {
+            "kubernetes:helm.sh/v3:Release::cluster-addons-keda",
+            "kubernetes:apps/v1:Deployment::teknofest-production/api",
+        } <= deps[scaled]
+        # The Barman Cloud plugin's chart issues certificates: cert-manager first.
+        plugin = "kubernetes:helm.sh/v3:Release::postgres-plugin-barman-cloud"
+        assert "kubernetes:helm.sh/v3:Release::cluster-addons-cert-manager" in deps[plugin]
+
+
+def test_add_ons_the_cluster_already_has_are_left_out(tmp_path: Path, crds_folder: Path) -> None:
+    text = (PROJECT_ROOT / "Pulumi.staging.yaml").read_text()
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(
+        text + "  teknofest-platform:clusterAddons:\n    keda:\n      install: false\n"
+        "    certManager:\n      install: false\n    verticalPodAutoscaler:\n      install: false\n"
+    )
+    result = synth("staging", tmp_path / "shared", shared)
+    assert result.findings == []
+    plan = json.loads((result.out / "plan.json").read_text())
+    charts = {e["inputs"]["chart"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"}
+    assert charts.isdisjoint({"keda", "cert-manager", "vertical-pod-autoscaler"})
+    assert "scaledobject-teknofest-staging-api.yaml" in result.manifests
+
+
+def test_dev_installs_only_the_add_ons_it_uses(rendered: dict[str, SynthResult]) -> None:
+    """Dev scales with an HPA and keeps no VPA: neither KEDA nor the VPA, and no KEDA object."""
+    plan = json.loads((rendered["dev"].out / "plan.json").read_text())
+    charts = {e["inputs"]["chart"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"}
+    assert "keda" not in charts and "vertical-pod-autoscaler" not in charts
+    assert "cert-manager" in charts  # the Barman Cloud plugin needs it
+    assert not [
+        name for name in rendered["dev"].manifests if name.startswith(("scaledobject-", "triggerauthentication-"))
     ]
