@@ -32,7 +32,7 @@ def key(entry: Mapping[str, Any]) -> str:
 
 
 def api_group(resource_type: str) -> str | None:
-    """"keda.sh" of "kubernetes:keda.sh/v1alpha1:ScaledObject"; None for core kinds and non-Kubernetes."""
+    """ "keda.sh" of "kubernetes:keda.sh/v1alpha1:ScaledObject"; None for core kinds and non-Kubernetes."""
     if not resource_type.startswith("kubernetes:"):
         return None
     group = resource_type.split(":")[1].split("/")[0]
