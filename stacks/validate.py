@@ -32,6 +32,11 @@ def crds_dir() -> Path:
     return Path(os.environ.get("TEKNOFEST_CRDS_DIR", DEFAULT_CRDS_DIR))
 
 
+def charts_dir() -> Path:
+    """`TEKNOFEST_CHARTS_DIR`, or `../shared/charts`: each pinned chart's upstream values files."""
+    return Path(os.environ.get("TEKNOFEST_CHARTS_DIR", DEFAULT_CRDS_DIR.parent / "charts"))
+
+
 @dataclass(frozen=True)
 class Finding:
     manifest: str  # file name or "<kind>/<namespace>/<name>"

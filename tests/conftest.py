@@ -11,7 +11,7 @@ from stacks.config_source import load_settings, project_config
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.settings import PlatformSettings
 from stacks.stack_file import read_stack_file
-from stacks.validate import crds_dir
+from stacks.validate import charts_dir, crds_dir
 
 STACKS = ("dev", "staging", "production")
 
@@ -34,4 +34,15 @@ def crds_folder() -> Path:
         if os.environ.get("CI"):
             pytest.fail(f"CRD folder {folder} is missing in CI; set TEKNOFEST_CRDS_DIR")
         pytest.skip(f"CRD folder {folder} not present (set TEKNOFEST_CRDS_DIR); custom resources unchecked")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def charts_folder() -> Path:
+    """The pinned charts' upstream values files (../shared/charts). CI always has them."""
+    folder = charts_dir()
+    if not folder.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"chart folder {folder} is missing in CI; set TEKNOFEST_CHARTS_DIR")
+        pytest.skip(f"chart folder {folder} not present (set TEKNOFEST_CHARTS_DIR); Helm values unchecked")
     return folder

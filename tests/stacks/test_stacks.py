@@ -20,15 +20,6 @@ from stacks.synth import SynthResult, main, synth
 from stacks.validate import ingress_findings, metric_findings, monitor_findings, monitor_targets, pod_security_findings
 from tests.conftest import STACKS, stack_settings
 
-_renders: dict[str, SynthResult] = {}
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory, crds_folder: Path) -> dict[str, SynthResult]:
-    for stack in STACKS:
-        _renders[stack] = synth(stack, tmp_path_factory.mktemp(stack) / "out")
-    return _renders
-
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_manifest_is_valid(rendered: dict[str, SynthResult], stack: str) -> None:
