@@ -21,12 +21,13 @@ from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
+from stacks.helm_values_check import helm_values_findings
 from stacks.mock_engine import PROJECT_ROOT, run_program
 from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
 from stacks.render_output import config_files, helm_releases, manifests, plan
 from stacks.stack_file import StackFileError, read_stack_file
-from stacks.validate import CrdSchemas, Finding, crds_dir, validate_manifests
+from stacks.validate import CrdSchemas, Finding, charts_dir, crds_dir, validate_manifests
 from stacks.yaml_out import to_yaml
 
 
@@ -41,6 +42,7 @@ class SynthResult:
     encrypted_paths: list[str]
     crds_folder: Path | None
     warnings: list[str]
+    charts_folder: Path | None = None
 
 
 class SynthError(Exception):
@@ -73,6 +75,11 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     resource_plan = plan(render)
     # The order `pulumi up` will create things in: a custom resource before its CRD fails the run.
     findings += ordering_findings(resource_plan)
+    releases = helm_releases(render)
+    charts = charts_dir()
+    if charts.is_dir():
+        # A misspelt Helm value is ignored by Helm without a word: fail it here.
+        findings += helm_values_findings(releases, charts)
 
     if out.exists():
         shutil.rmtree(out)
@@ -83,7 +90,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         path = out / "configs" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    for file_name, release in helm_releases(render).items():
+    for file_name, release in releases.items():
         path = out / "helm" / file_name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(to_yaml(release), encoding="utf-8")
@@ -104,6 +111,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         stack_file.encrypted_paths,
         folder if crds else None,
         environment_warnings(settings),
+        charts if charts.is_dir() else None,
     )
 
 
@@ -123,6 +131,8 @@ def summary(result: SynthResult, stack: str) -> str:
     lines += [f"warning: {warning}" for warning in result.warnings]
     if result.crds_folder is None:
         lines.append("warning: CRD folder not found (set TEKNOFEST_CRDS_DIR); custom resources were not validated")
+    if result.charts_folder is None:
+        lines.append("warning: chart folder not found (set TEKNOFEST_CHARTS_DIR); Helm values were not checked")
     for path in result.encrypted_paths:
         lines.append(f"note: {path} is encrypted; a placeholder stood in for it offline")
     if result.findings:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.monitoring.metric_catalogue import exposed_metrics
+from stacks.helm_values_check import helm_values_findings
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.ordering import CRD_GROUPS_BY_CHART, api_group, crd_installers, effective_dependencies, ordering_findings
 from stacks.pod_security_check import pod_template, violations
@@ -555,4 +556,22 @@ def test_dev_installs_only_the_add_ons_it_uses(rendered: dict[str, SynthResult])
     assert "cert-manager" in charts  # the Barman Cloud plugin needs it
     assert not [
         name for name in rendered["dev"].manifests if name.startswith(("scaledobject-", "triggerauthentication-"))
+    ]
+
+
+def test_every_helm_value_is_a_key_its_chart_knows(rendered: dict[str, SynthResult], charts_folder: Path) -> None:
+    for stack in STACKS:
+        assert rendered[stack].charts_folder == charts_folder
+        releases = {p.name: yaml.safe_load(p.read_text()) for p in (rendered[stack].out / "helm").glob("*.yaml")}
+        assert helm_values_findings(releases, charts_folder) == []
+    # A misspelt key, in the parent chart and in the Grafana subchart, is caught.
+    releases = {p.name: yaml.safe_load(p.read_text()) for p in (rendered["production"].out / "helm").glob("*.yaml")}
+    stack = releases["monitoring-kube-prometheus-stack.yaml"]["values"]
+    stack["prometheus"]["prometheusSpec"]["retentionSise"] = "40GB"
+    stack["grafana"]["sidecar"]["dashboard"] = {"enabled": True}
+    releases["cluster-addons-cert-manager.yaml"]["values"]["replicaCount"] = "two"
+    assert [f.message for f in helm_values_findings(releases, charts_folder)] == [
+        "values schema: replicaCount: 'two' is not of type 'number'",
+        "grafana.sidecar.dashboard.enabled: no such value in the chart",
+        "prometheus.prometheusSpec.retentionSise: no such value in the chart",
     ]
