@@ -18,6 +18,13 @@ def environment_warnings(settings: PlatformSettings) -> list[str]:
             "teknofest-platform:celery.pools.ai.gpu.enabled = false: the ai pool runs on CPU nodes; "
             "inference will be slow (set it to true where the cluster has GPU nodes)"
         )
+    backups = settings.backups
+    if backups.destination_path and backups.credentials is None and not backups.service_account_annotations:
+        warnings.append(
+            f"teknofest-platform:backups.destinationPath = {backups.destination_path}: no credentials and no "
+            "backups.serviceAccountAnnotations, so backups rely on the nodes' own cloud identity; set "
+            "'eks.amazonaws.com/role-arn' (EKS IRSA) or 'iam.gke.io/gcp-service-account' (GKE Workload Identity)"
+        )
     if not settings.tls.enabled:
         for field, access in settings.monitoring.access:
             host = access.host if isinstance(access, UiAccess) else None

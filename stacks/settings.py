@@ -37,6 +37,9 @@ _IMAGE_RE = re.compile(
 )
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_NAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+_ANNOTATION_KEY_RE = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z"
+)
 _ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # Environment variable names that look like credentials must come from Secrets, not plain config.
 _SECRET_LOOKING_ENV_RE = re.compile(r"(PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)")
@@ -86,6 +89,14 @@ def _cidr(value: str) -> str:
         ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"must be a CIDR block such as '203.0.113.0/24' ({exc})") from None
+    return value
+
+
+def _annotation_key(value: str) -> str:
+    if not _ANNOTATION_KEY_RE.match(value):
+        raise ValueError(
+            f"annotation key {value!r} must be '[prefix/]name' (a DNS prefix, a name of letters, digits, '-_.')"
+        )
     return value
 
 
@@ -650,6 +661,13 @@ class Backups(Model):
     schedule: str = "0 0 2 * * *"
     # Set as Pulumi secrets (`pulumi config set --secret --path backups.credentials.accessKeyId`).
     credentials: S3Credentials | None = None
+    # Without credentials the instances reach the object store with their cloud identity: these
+    # annotations go on the service account the Postgres pods run as, e.g.
+    # {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/teknofest-backups"} (EKS IRSA) or
+    # {"iam.gke.io/gcp-service-account": "backups@project.iam.gserviceaccount.com"} (GKE Workload Identity).
+    service_account_annotations: dict[Annotated[str, AfterValidator(_annotation_key)], str] = Field(
+        default_factory=dict
+    )
     # When set, the Cluster is created by recovery from these backups instead of initdb.
     recovery: Recovery | None = None
 

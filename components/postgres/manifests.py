@@ -97,6 +97,10 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
         "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": lbl.PART_OF}},
     }
     backups = s.backups
+    if backups.service_account_annotations:
+        # The Barman Cloud sidecar runs in the instance pods: their service account carries the
+        # cloud identity (IRSA, GKE Workload Identity) that keyless backups use.
+        body["serviceAccountTemplate"] = {"metadata": {"annotations": dict(backups.service_account_annotations)}}
     if backups.destination_path:
         body["plugins"] = [
             {
@@ -164,6 +168,14 @@ def pooler(spec: PostgresSpec, kind: str) -> dict[str, Any]:
     }
 
 
+def _keyless_credentials(destination: str) -> dict[str, Any]:
+    if destination.startswith("gs://"):
+        return {"googleCredentials": {"gkeEnvironment": True}}
+    if destination.startswith(("http://", "https://")) and ".blob.core.windows.net" in destination:
+        return {"azureCredentials": {"inheritFromAzureAD": True}}
+    return {"s3Credentials": {"inheritFromIAMRole": True}}
+
+
 def object_store(spec: PostgresSpec) -> dict[str, Any]:
     b = spec.settings.backups
     configuration: dict[str, Any] = {
@@ -179,8 +191,9 @@ def object_store(spec: PostgresSpec) -> dict[str, Any]:
             "secretAccessKey": {"name": S3_SECRET, "key": "ACCESS_SECRET_KEY"},
         }
     else:
-        # No keys in config: the instances' service account gets access from the cloud (IRSA etc.).
-        configuration["s3Credentials"] = {"inheritFromIAMRole": True}
+        # No keys in config: the instances' service account gets access from the cloud
+        # (backups.serviceAccountAnnotations), in the form of the destination's provider.
+        configuration |= _keyless_credentials(b.destination_path or "")
     return {
         "apiVersion": "barmancloud.cnpg.io/v1",
         "kind": "ObjectStore",

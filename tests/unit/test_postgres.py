@@ -133,3 +133,39 @@ def test_monitoring_and_network_paths(production_settings: PlatformSettings) -> 
 def test_database_url_goes_through_the_pooler(production_settings: PlatformSettings) -> None:
     url = database_url(PostgresSpec(production_settings, clients=()), "pw")
     assert url == "postgresql://teknofest:pw@postgres-pooler-rw.teknofest-production.svc:5432/teknofest"
+
+
+def test_keyless_backups_use_the_workload_identity_of_the_instances() -> None:
+    irsa = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/teknofest-backups"}
+    found = objects(production(backups={**BACKUPS, "serviceAccountAnnotations": irsa}))
+    assert found[("Cluster", "postgres")]["spec"]["serviceAccountTemplate"] == {"metadata": {"annotations": irsa}}
+    assert found[("ObjectStore", "postgres-backups")]["spec"]["configuration"]["s3Credentials"] == {
+        "inheritFromIAMRole": True
+    }
+    gke = {"iam.gke.io/gcp-service-account": "backups@teknofest.iam.gserviceaccount.com"}
+    found = objects(
+        production(backups={"destinationPath": "gs://teknofest-backups/prod", "serviceAccountAnnotations": gke})
+    )
+    configuration = found[("ObjectStore", "postgres-backups")]["spec"]["configuration"]
+    assert configuration["googleCredentials"] == {"gkeEnvironment": True} and "s3Credentials" not in configuration
+    azure = objects(production(backups={"destinationPath": "https://teknofest.blob.core.windows.net/backups"}))
+    assert azure[("ObjectStore", "postgres-backups")]["spec"]["configuration"]["azureCredentials"] == {
+        "inheritFromAzureAD": True
+    }
+    # Without annotations the Cluster keeps the operator's default service account.
+    assert "serviceAccountTemplate" not in objects(production())[("Cluster", "postgres")]["spec"]
+
+
+def test_a_malformed_service_account_annotation_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError) as error:
+        production(backups={**BACKUPS, "serviceAccountAnnotations": {"not a key": "x"}})
+    assert "backups.serviceAccountAnnotations" in str(error.value) and "'not a key'" in str(error.value)
+
+
+def test_keyless_backups_without_an_identity_are_warned_about() -> None:
+    from stacks.policy import environment_warnings
+
+    assert any("backups.serviceAccountAnnotations" in w for w in environment_warnings(production()))
+    irsa = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/teknofest-backups"}
+    annotated = production(backups={**BACKUPS, "serviceAccountAnnotations": irsa})
+    assert not any("backups.serviceAccountAnnotations" in w for w in environment_warnings(annotated))
