@@ -15,7 +15,8 @@ from components.common.manifests import secret_manifest
 from components.common.resources import CrdInstallers, create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
-from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, load_balancer_manifests
+from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, PublicRoute, load_balancer_manifests
+from components.monitoring import access
 from components.monitoring.capacity import monitoring_requested
 from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
 from components.monitoring.elastic import SUPERUSER_SECRET
@@ -128,6 +129,27 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
     )
 
 
+def public_routes(settings: PlatformSettings) -> tuple[PublicRoute, ...]:
+    """The monitoring UIs with a public host, served through the load balancer."""
+    if not settings.monitoring.enabled:
+        return ()
+    return tuple(
+        PublicRoute(
+            key=ui.key,
+            host=host,
+            namespace=settings.monitoring.namespace,
+            service=ui.service,
+            service_port=ui.port,
+            pod_selector=ui.pod_selector,
+            pod_port=ui.pod_port,
+            tls_backend=ui.https_backend,
+            needs_auth=ui.needs_auth,
+        )
+        for ui in access.deployed_uis(settings)
+        if (host := access.access_of(settings, ui).host)
+    )
+
+
 def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadBalancerSpec:
     if api.http_port is None or api.probes is None:
         raise ValueError(f"pool {api.name!r} serves no HTTP: the load balancer needs a port and probes")
@@ -146,6 +168,7 @@ def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadB
         tls_secret_name=settings.tls.secret_name if settings.tls.enabled else None,
         monitoring_namespace=settings.monitoring.namespace if settings.monitoring.enabled else None,
         require_distinct_nodes=settings.environment == "production",
+        ui_routes=public_routes(settings),
     )
 
 
@@ -254,6 +277,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
                 broker_secret=(RABBITMQ_CLIENT_SECRET, "url"),
                 trace_clients=tuple((p.name, p.selector) for p in (specs.api, *specs.workers)),
                 crds=crds,
+                edge=access.Edge(settings.namespace, specs.load_balancer.selector),
             ),
             # Not after the broker: the Celery exporter's pod simply waits for the broker's Secret,
             # while the broker's own ServiceMonitor waits for this stack's Prometheus Operator.
@@ -356,7 +380,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
                 if settings.monitoring.elasticsearch.enabled
                 else {}
             ),
-            **{ui: {"username": "admin", "password": pw} for ui, pw in sorted(monitoring.ui_passwords.items())},
+            **{ui: {"username": "admin", "password": pw} for ui, pw in sorted(lb.ui_passwords.items())},
         }
         if monitoring
         else None,

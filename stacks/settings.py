@@ -582,17 +582,16 @@ class Elasticsearch(Model):
 
 
 class UiAccess(Model):
-    # A public host name gives the UI an Ingress (TLS when tls.enabled); None keeps it ClusterIP only,
+    # A public host name publishes the UI through the load balancer (TLS when tls.enabled; the TLS
+    # certificate must cover it); None keeps it ClusterIP only,
     # reached with `kubectl port-forward` (the stack outputs print the exact line).
     host: DnsName | None = None
 
 
 class Access(Model):
-    ingress_class_name: DnsLabel = "nginx"
-    # Where the ingress controller runs: NetworkPolicies let it reach the UIs that have a host.
-    ingress_controller_namespace: DnsLabel = "ingress-nginx"
-    # Prometheus, Alertmanager and Jaeger have no login of their own: their Ingresses ask for basic
-    # auth (ingress-nginx annotations) with a generated password. Grafana and Kibana have logins.
+    # A UI with a host is served by the platform's HAProxy on that host (its TLS, rate limit and
+    # headers); no ingress controller is involved. Prometheus, Alertmanager and Jaeger have no login
+    # of their own: HAProxy asks for basic auth with a generated password. Grafana and Kibana have logins.
     grafana: UiAccess = UiAccess()
     prometheus: UiAccess = UiAccess()
     alertmanager: UiAccess = UiAccess()

@@ -125,7 +125,7 @@ def validate_manifests(
             findings.append(Finding(label, f"{path}: {exc.message if hasattr(exc, 'message') else exc}"))
     findings += structural_findings(manifests)
     findings += monitor_findings(manifests)
-    findings += ingress_findings(manifests)
+    findings += edge_route_findings(manifests)
     findings += pod_security_findings(manifests)
     if exposed_metrics is not None:
         findings += metric_findings(manifests, exposed_metrics)
@@ -274,36 +274,71 @@ def monitor_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
     return findings
 
 
-def ingress_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
-    """Every Ingress backend is a Service (rendered, operator-made, or one of the kube-prometheus-stack
-    release's fixed names) that has the port; every basic-auth Secret it names is rendered."""
+def edge_route_findings(manifests: dict[str, dict[str, Any]]) -> list[Finding]:
+    """Every UI the load balancer publishes (a `backend ui_*` of the rendered haproxy.cfg) points at a
+    Service that has the port (rendered, operator-made, or one of the kube-prometheus-stack release's
+    fixed names), and every basic-auth password it reads from the environment is a key of the Secret
+    the load balancer's pods take it from."""
     services = [m for m in manifests.values() if m["kind"] == "Service"] + _operator_services(manifests)
     ports: dict[tuple[str, str], set[Any]] = {}
     for service in services:
         key = (service["metadata"].get("namespace", ""), service["metadata"]["name"])
-        ports[key] = {p.get("port") for p in service["spec"].get("ports", [])} | {
-            p.get("name") for p in service["spec"].get("ports", [])
-        }
-    secrets = {
-        (m["metadata"].get("namespace", ""), m["metadata"]["name"]) for m in manifests.values() if m["kind"] == "Secret"
+        ports[key] = {p.get("port") for p in service["spec"].get("ports", [])}
+    secret_keys = {
+        (m["metadata"].get("namespace", ""), m["metadata"]["name"]): set(m.get("stringData", {}) | m.get("data", {}))
+        for m in manifests.values()
+        if m["kind"] == "Secret"
     }
     findings = []
     for label, m in manifests.items():
-        if m["kind"] != "Ingress":
+        text = (m.get("data") or {}).get("haproxy.cfg") if m["kind"] == "ConfigMap" else None
+        if not text:
             continue
         ns = m["metadata"].get("namespace", "")
-        for rule in m["spec"].get("rules", []):
-            for path in rule.get("http", {}).get("paths", []):
-                backend = path["backend"]["service"]
-                port = backend["port"].get("number", backend["port"].get("name"))
-                if (backend["name"], port) in CHART_SERVICES:
+        backend = ""
+        for line in text.splitlines():
+            if not line.startswith(" "):
+                backend = line.split()[1] if line.startswith("backend ") else ""
+                continue
+            words = line.split()
+            if backend.startswith("ui_") and words[0] == "server":
+                host, _, port_text = words[2].rpartition(":")
+                service, service_ns = host.split(".")[:2]
+                port = int(port_text)
+                if (service, port) in CHART_SERVICES:
                     continue
-                if port not in ports.get((ns, backend["name"]), set()):
-                    findings.append(Finding(label, f"backend {backend['name']}:{port} is no Service port in {ns}"))
-        auth = m["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/auth-secret")
-        if auth and (ns, auth) not in secrets:
-            findings.append(Finding(label, f"auth-secret {auth} is not rendered in {ns}"))
+                if port not in ports.get((service_ns, service), set()):
+                    findings.append(
+                        Finding(label, f"{backend} reaches {service}:{port}, no Service port in {service_ns}")
+                    )
+        for env in re.findall(r'insecure-password "\$\{([A-Z0-9_]+)\}"', text):
+            findings += _secret_env_findings(label, manifests, ns, env, secret_keys)
     return findings
+
+
+def _secret_env_findings(
+    label: str,
+    manifests: dict[str, dict[str, Any]],
+    namespace: str,
+    env: str,
+    secret_keys: dict[tuple[str, str], set[str]],
+) -> list[Finding]:
+    """The variable reaches the config's pods from a rendered Secret's key."""
+    sources = [
+        item["valueFrom"]["secretKeyRef"]
+        for m in manifests.values()
+        if m["kind"] in ("StatefulSet", "Deployment") and m["metadata"].get("namespace") == namespace
+        for container in m["spec"]["template"]["spec"]["containers"]
+        for item in container.get("env", [])
+        if item["name"] == env and "secretKeyRef" in item.get("valueFrom", {})
+    ]
+    if not sources:
+        return [Finding(label, f"{env} is read by the config but no pod in {namespace} gets it from a Secret")]
+    return [
+        Finding(label, f"{env} comes from {ref['name']}/{ref['key']}, which is not rendered")
+        for ref in sources
+        if ref["key"] not in secret_keys.get((namespace, ref["name"]), set())
+    ]
 
 
 def metric_findings(manifests: dict[str, dict[str, Any]], exposed: frozenset[str]) -> list[Finding]:

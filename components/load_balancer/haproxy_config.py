@@ -26,6 +26,24 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class HostRoute:
+    """A public host served by its own backend (a monitoring UI) rather than the API, behind the same
+    frontend: the same TLS, rate limit and headers."""
+
+    name: str  # backend and userlist suffix: "grafana" -> backend ui_grafana
+    host: str
+    server: str  # "fqdn:port"
+    # HTTPS to the backend (Kibana: ECK serves it with a CA that lives in another namespace).
+    tls_backend: bool = False
+    # Environment variable holding the basic-auth password where the UI has no login; None: its own login.
+    password_env: str | None = None
+
+    @property
+    def backend(self) -> str:
+        return f"ui_{self.name}"
+
+
+@dataclass(frozen=True)
 class HaproxyInputs:
     # Service discovery of the API pods: A records of a headless Service.
     api_fqdn: str
@@ -64,6 +82,7 @@ class HaproxyInputs:
     https_port: int = 8443
     stats_port: int = 8404
     runtime_dir: str = "/var/run/haproxy"
+    host_routes: tuple[HostRoute, ...] = ()
 
 
 def _bind(address: str, port: int) -> str:
@@ -130,6 +149,18 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
         f"peers {PEERS_SECTION}",
         *[f"    peer {p.name} {p.address}:{p.port}" for p in cfg.peers],
         "",
+    ]
+    for route in cfg.host_routes:
+        if route.password_env:
+            # The password is compared as written, from a Secret in the environment (like the stats
+            # page's): a slow hash would stall HAProxy's event loop on every request, and a 32-character
+            # generated password gains nothing from hashing against guessing.
+            lines += [
+                f"userlist {route.backend}",
+                f'    user admin insecure-password "${{{route.password_env}}}"',
+                "",
+            ]
+    lines += [
         "frontend public",
         f"    bind {_bind(cfg.bind_address, cfg.http_port)}{proxy}",
     ]
@@ -147,6 +178,15 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
     ]
     if cfg.tls_certificate:
         lines.append("    http-request redirect scheme https code 301 unless { ssl_fc }")
+    for route in cfg.host_routes:
+        lines.append(f"    acl host_{route.backend} req.hdr(host),field(1,:),lower -m str {route.host}")
+    for route in cfg.host_routes:
+        if route.password_env:
+            # After the rate limit (guessing is throttled) and the HTTPS redirect (never in clear text).
+            lines.append(
+                f'    http-request auth realm "TEKNOFEST {route.name}" '
+                f"if host_{route.backend} !{{ http_auth({route.backend}) }}"
+            )
     lines += [
         "    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS",
         # Clients must not choose the address or scheme the application believes.
@@ -167,6 +207,7 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
         "    http-response set-header Referrer-Policy strict-origin-when-cross-origin",
         "    http-response del-header Server",
         "    http-response del-header X-Powered-By",
+        *[f"    use_backend {route.backend} if host_{route.backend}" for route in cfg.host_routes],
         f"    default_backend {API_BACKEND}",
         "",
         # Not public: the Service that exposes it is ClusterIP, NetworkPolicy admits Prometheus only,
@@ -206,7 +247,26 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
         f"    server-template api {cfg.api_max_servers} {cfg.api_fqdn}:{cfg.api_port}",
         "",
     ]
+    for route in cfg.host_routes:
+        lines += _ui_backend(route, cfg)
     return "\n".join(lines)
+
+
+def _ui_backend(route: HostRoute, cfg: HaproxyInputs) -> list[str]:
+    # Verification off on the in-cluster hop only: ECK's CA is a Secret of the monitoring namespace,
+    # which a pod here cannot mount; NetworkPolicies admit only this edge to the UI.
+    tls = " ssl verify none alpn http/1.1" if route.tls_backend else ""
+    lines = [f"backend {route.backend}", "    balance roundrobin"]
+    if route.password_env:
+        # The UI never sees the edge's credentials.
+        lines.append("    http-request del-header Authorization")
+    lines += [
+        f"    default-server check inter {cfg.check_interval_seconds}s fall {cfg.check_fall} rise {cfg.check_rise}"
+        f" resolvers {RESOLVERS_SECTION} resolve-prefer ipv4 init-addr none",
+        f"    server {route.name} {route.server}{tls}",
+        "",
+    ]
+    return lines
 
 
 def render_entrypoint(config_source: str, runtime_dir: str, peer_wait_seconds: int) -> str:

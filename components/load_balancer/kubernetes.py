@@ -38,6 +38,8 @@ class LoadBalancer(pulumi.ComponentResource):
     service_name: str
     stats_service_name: str
     stats_password: pulumi.Output[str]
+    # Basic-auth password of each published UI without a login of its own, by UI key.
+    ui_passwords: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("teknofest:platform:LoadBalancer", name, None, opts)
@@ -46,6 +48,13 @@ class LoadBalancer(pulumi.ComponentResource):
         stats_password = random.RandomPassword(f"{name}-stats-password", length=32, special=False, opts=child)
         # Shared by every replica so that they compute the same affinity cookie for a server.
         cookie_key = random.RandomPassword(f"{name}-cookie-key", length=48, special=False, opts=child)
+        self.ui_passwords = {
+            route.key: pulumi.Output.secret(
+                random.RandomPassword(f"{name}-{route.key}-ui-password", length=32, special=False, opts=child).result
+            )
+            for route in spec.ui_routes
+            if route.needs_auth
+        }
         secret = create(
             secret_manifest(
                 CREDENTIALS_SECRET,
@@ -55,6 +64,9 @@ class LoadBalancer(pulumi.ComponentResource):
                     "stats-user": "admin",
                     "stats-password": pulumi.Output.secret(stats_password.result),
                     "cookie-key": pulumi.Output.secret(cookie_key.result),
+                    **{
+                        route.password_key: self.ui_passwords[route.key] for route in spec.ui_routes if route.needs_auth
+                    },
                 },
             ),
             child,

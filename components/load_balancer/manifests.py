@@ -23,6 +23,7 @@ from components.load_balancer.haproxy_config import (
     STATS_PASSWORD_ENV,
     STATS_USER_ENV,
     HaproxyInputs,
+    HostRoute,
     Peer,
     render_entrypoint,
     render_haproxy_cfg,
@@ -43,6 +44,32 @@ HAPROXY_USER = 99
 
 
 @dataclass(frozen=True)
+class PublicRoute:
+    """A UI served on its own public host through this load balancer (the only external entry)."""
+
+    key: str  # short name: "grafana"
+    host: str
+    namespace: str  # where the UI's Service and pods are
+    service: str
+    service_port: int
+    # The pods behind it and the port they listen on: NetworkPolicies see pod ports, not Service ports.
+    pod_selector: dict[str, str]
+    pod_port: int
+    tls_backend: bool = False
+    # Basic auth with a generated password, for UIs without a login of their own.
+    needs_auth: bool = False
+
+    @property
+    def password_env(self) -> str | None:
+        return f"HAPROXY_UI_{self.key.upper()}_PASSWORD" if self.needs_auth else None
+
+    @property
+    def password_key(self) -> str:
+        """Key of the UI's password in the load balancer's credentials Secret."""
+        return f"ui-{self.key}-password"
+
+
+@dataclass(frozen=True)
 class LoadBalancerSpec:
     settings: LoadBalancer
     namespace: str
@@ -59,6 +86,11 @@ class LoadBalancerSpec:
     monitoring_namespace: str | None
     # Spread replicas over distinct nodes as a hard rule (production) or a preference.
     require_distinct_nodes: bool
+    ui_routes: tuple[PublicRoute, ...] = ()
+
+    @property
+    def public_hosts(self) -> tuple[str, ...]:
+        return (self.public_host, *(route.host for route in self.ui_routes))
 
     @property
     def selector(self) -> dict[str, str]:
@@ -102,6 +134,16 @@ def haproxy_inputs(spec: LoadBalancerSpec) -> HaproxyInputs:
         tls_certificate=f"{TLS_DIR}/site.pem" if spec.tls_secret_name else None,
         peers=tuple(Peer(f"{NAME}-{i}", spec.peer_fqdn(i), PEER_PORT) for i in range(s.replicas)),
         runtime_dir=RUNTIME_DIR,
+        host_routes=tuple(
+            HostRoute(
+                route.key,
+                route.host,
+                f"{route.service}.{route.namespace}.svc.{spec.cluster_domain}:{route.service_port}",
+                route.tls_backend,
+                route.password_env,
+            )
+            for route in spec.ui_routes
+        ),
     )
 
 
@@ -171,6 +213,7 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
             (STATS_USER_ENV, "stats-user"),
             (STATS_PASSWORD_ENV, "stats-password"),
             (COOKIE_KEY_ENV, "cookie-key"),
+            *((route.password_env, route.password_key) for route in spec.ui_routes if route.password_env),
         )
     ]
     mounts = [
@@ -316,6 +359,14 @@ def network_policy(spec: LoadBalancerSpec) -> dict[str, Any]:
                     "ports": [{"port": spec.api_port, "protocol": "TCP"}],
                 },
                 {"to": [own_pods], "ports": [{"port": PEER_PORT, "protocol": "TCP"}]},
+                # The UIs it publishes, each in its own namespace.
+                *(
+                    {
+                        "to": [namespace_peer(route.namespace) | {"podSelector": {"matchLabels": route.pod_selector}}],
+                        "ports": [{"port": route.pod_port, "protocol": "TCP"}],
+                    }
+                    for route in spec.ui_routes
+                ),
             ],
         },
     }
@@ -331,7 +382,7 @@ def certificate(spec: LoadBalancerSpec, issuer_kind: str, issuer_name: str) -> d
         "metadata": metadata(spec.tls_secret_name, spec.namespace, spec.labels),
         "spec": {
             "secretName": spec.tls_secret_name,
-            "dnsNames": [spec.public_host],
+            "dnsNames": list(spec.public_hosts),
             "issuerRef": {"kind": issuer_kind, "name": issuer_name, "group": "cert-manager.io"},
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         },

@@ -1,5 +1,6 @@
-"""How operators reach the monitoring UIs: ClusterIP Services by default (kubectl port-forward), or an
-Ingress per UI with a host from settings, TLS, and basic auth where the UI has no login (pure)."""
+"""How operators reach the monitoring UIs: ClusterIP Services by default (kubectl port-forward), or a
+public host per UI served by the platform's own HAProxy (the load balancer's routes: TLS, the same rate
+limit and headers, basic auth where the UI has no login), so no ingress controller is needed (pure)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.manifests import namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger
 from components.monitoring.stack_values import (
     ALERTMANAGER_PORT,
@@ -27,23 +28,68 @@ class Ui:
     service: str
     port: int
     local_port: int
-    # Prometheus, Alertmanager and Jaeger have no login: their Ingress asks for basic auth.
+    # The pods behind the Service and their port (NetworkPolicies see pod ports, not Service ports).
+    pod_selector: dict[str, str]
+    pod_port: int
+    # Prometheus, Alertmanager and Jaeger have no login: the edge asks for basic auth.
     needs_auth: bool
     # ECK serves Kibana over HTTPS with its own CA.
     https_backend: bool = False
     requires_elasticsearch: bool = False
 
-    def basic_auth_secret(self) -> str:
-        return f"{self.key}-basic-auth"
+
+@dataclass(frozen=True)
+class Edge:
+    """The platform's one public entry (our HAProxy): the only client that reaches a published UI."""
+
+    namespace: str
+    selector: dict[str, str]
+
+    def peer(self) -> dict[str, Any]:
+        return namespace_peer(self.namespace) | pods_peer(self.selector)
 
 
 # Local ports of the port-forward lines: the deployment guide's access points (Grafana on 3001).
 UIS = (
-    Ui("grafana", GRAFANA, GRAFANA_PORT, GRAFANA_LOCAL_PORT, needs_auth=False),
-    Ui("prometheus", PROMETHEUS_SERVICE, PROMETHEUS_PORT, PROMETHEUS_PORT, needs_auth=True),
-    Ui("alertmanager", ALERTMANAGER_SERVICE, ALERTMANAGER_PORT, ALERTMANAGER_PORT, needs_auth=True),
-    Ui("kibana", elastic.KIBANA_SERVICE, 5601, 5601, needs_auth=False, https_backend=True, requires_elasticsearch=True),
-    Ui("jaeger", jaeger.NAME, jaeger.UI_PORT, jaeger.UI_PORT, needs_auth=True),
+    Ui("grafana", GRAFANA, GRAFANA_PORT, GRAFANA_LOCAL_PORT, {"app.kubernetes.io/name": "grafana"}, 3000, False),
+    Ui(
+        "prometheus",
+        PROMETHEUS_SERVICE,
+        PROMETHEUS_PORT,
+        PROMETHEUS_PORT,
+        {"app.kubernetes.io/name": "prometheus"},
+        PROMETHEUS_PORT,
+        needs_auth=True,
+    ),
+    Ui(
+        "alertmanager",
+        ALERTMANAGER_SERVICE,
+        ALERTMANAGER_PORT,
+        ALERTMANAGER_PORT,
+        {"app.kubernetes.io/name": "alertmanager"},
+        ALERTMANAGER_PORT,
+        needs_auth=True,
+    ),
+    Ui(
+        "kibana",
+        elastic.KIBANA_SERVICE,
+        elastic.KIBANA_PORT,
+        elastic.KIBANA_PORT,
+        elastic.KIBANA_PODS,
+        elastic.KIBANA_PORT,
+        needs_auth=False,
+        https_backend=True,
+        requires_elasticsearch=True,
+    ),
+    Ui(
+        "jaeger",
+        jaeger.NAME,
+        jaeger.UI_PORT,
+        jaeger.UI_PORT,
+        lbl.selector_labels(jaeger.NAME),
+        jaeger.UI_PORT,
+        needs_auth=True,
+    ),
 )
 
 
@@ -56,69 +102,9 @@ def access_of(settings: PlatformSettings, ui: Ui) -> UiAccess:
     return access
 
 
-def ingress(settings: PlatformSettings, ui: Ui) -> dict[str, Any] | None:
-    host = access_of(settings, ui).host
-    if host is None:
-        return None
-    annotations: dict[str, str] = {}
-    if ui.needs_auth:
-        annotations |= {
-            "nginx.ingress.kubernetes.io/auth-type": "basic",
-            "nginx.ingress.kubernetes.io/auth-secret": ui.basic_auth_secret(),
-            "nginx.ingress.kubernetes.io/auth-realm": f"TEKNOFEST {ui.key}",
-        }
-    if ui.https_backend:
-        annotations["nginx.ingress.kubernetes.io/backend-protocol"] = "HTTPS"
-    spec: dict[str, Any] = {
-        "ingressClassName": settings.monitoring.access.ingress_class_name,
-        "rules": [
-            {
-                "host": host,
-                "http": {
-                    "paths": [
-                        {
-                            "path": "/",
-                            "pathType": "Prefix",
-                            "backend": {"service": {"name": ui.service, "port": {"number": ui.port}}},
-                        }
-                    ]
-                },
-            }
-        ],
-    }
-    if settings.tls.enabled:
-        spec["tls"] = [{"hosts": [host], "secretName": f"{ui.key}-tls"}]
-        issuer = settings.tls.cert_manager_issuer
-        if issuer is not None:
-            kind = "cluster-issuer" if issuer.kind == "ClusterIssuer" else "issuer"
-            annotations[f"cert-manager.io/{kind}"] = issuer.name
-        annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "true"
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": metadata(
-            ui.key,
-            settings.monitoring.namespace,
-            lbl.standard_labels(ui.key, "monitoring-access", settings.environment),
-            annotations,
-        ),
-        "spec": spec,
-    }
-
-
-def basic_auth_secret(settings: PlatformSettings, ui: Ui, htpasswd_line: Any) -> dict[str, Any]:
-    """ingress-nginx reads `auth`: "user:bcrypt-hash" (a Pulumi Output, marked secret)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata(
-            ui.basic_auth_secret(),
-            settings.monitoring.namespace,
-            lbl.standard_labels(ui.key, "monitoring-access", settings.environment),
-        ),
-        "type": "Opaque",
-        "stringData": {"auth": htpasswd_line},
-    }
+def published(settings: PlatformSettings, key: str) -> bool:
+    """Whether the UI `key` has a public host (served through the edge)."""
+    return any(ui.key == key and access_of(settings, ui).host for ui in deployed_uis(settings))
 
 
 def ui_endpoints(settings: PlatformSettings) -> dict[str, dict[str, str]]:

@@ -21,6 +21,10 @@ HTTP_SERVICE = f"{NAME}-es-http"
 CA_SECRET = f"{NAME}-es-http-certs-public"
 SUPERUSER_SECRET = f"{NAME}-es-elastic-user"  # ECK's generated "elastic" superuser (Kibana login)
 KIBANA_SERVICE = f"{KIBANA}-kb-http"
+KIBANA_PORT = 5601
+# Labels ECK puts on the pods it creates.
+ES_PODS = {"elasticsearch.k8s.elastic.co/cluster-name": NAME}
+KIBANA_PODS = {"kibana.k8s.elastic.co/name": KIBANA}
 CA_DIR = "/etc/elasticsearch-ca"
 CA_FILE = f"{CA_DIR}/ca.crt"
 # Where a client mounts its user's Secret: the password is read from a file, not the environment.

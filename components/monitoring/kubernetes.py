@@ -45,8 +45,10 @@ class MonitoringStackArgs:
     broker_secret: tuple[str, str]
     # Application pools (name, pod selector) that send traces to the collector gateway.
     trace_clients: tuple[tuple[str, dict[str, str]], ...]
-    # Installers of CRDs this component does not install itself (cert-manager's, for UI certificates).
+    # Installers of CRDs this component does not install itself.
     crds: CrdInstallers = NO_CRD_INSTALLERS
+    # The public entry that serves the UIs with a host (the load balancer); None publishes none.
+    edge: access.Edge | None = None
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -56,7 +58,6 @@ class MonitoringStack(pulumi.ComponentResource):
     endpoints: dict[str, dict[str, str]]
     dashboards: dict[str, str]
     grafana_password: pulumi.Output[str]
-    ui_passwords: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("teknofest:platform:MonitoringStack", name, None, opts)
@@ -99,7 +100,12 @@ class MonitoringStack(pulumi.ComponentResource):
                 version=m.kube_prometheus_stack_chart_version,
                 namespace=ns,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-                values=kube_prometheus_stack_values(settings),
+                values=kube_prometheus_stack_values(
+                    settings,
+                    (args.edge.namespace, args.edge.selector)
+                    if args.edge and access.published(settings, "alertmanager")
+                    else None,
+                ),
                 atomic=True,
                 timeout=900,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *stack_inputs]),
@@ -121,7 +127,7 @@ class MonitoringStack(pulumi.ComponentResource):
                     create(manifest, app, crds)
         for manifest in agent_manifests(settings):
             create(manifest, after_es, crds)
-        for manifest in monitoring_network_policies(settings):
+        for manifest in monitoring_network_policies(settings, args.edge):
             create(manifest, in_ns)
         create(prometheus_rule(settings), app, crds)
         to_gateway = [
@@ -133,19 +139,6 @@ class MonitoringStack(pulumi.ComponentResource):
         for manifest in client_egress_policies(args.trace_clients, GATEWAY, settings.namespace, labels, to_gateway):
             create(manifest, app)
 
-        self.ui_passwords = {}
-        for ui in access.deployed_uis(settings):
-            ingress = access.ingress(settings, ui)
-            if ingress is None:
-                continue
-            if ui.needs_auth:
-                password = random.RandomPassword(f"{name}-{ui.key}-basic-auth", length=32, special=False, opts=child)
-                self.ui_passwords[ui.key] = pulumi.Output.secret(password.result)
-                line: pulumi.Output[str] = pulumi.Output.secret(
-                    password.bcrypt_hash.apply(lambda hashed: f"admin:{hashed}")
-                )
-                create(access.basic_auth_secret(settings, ui, line), in_ns)
-            create(ingress, in_ns, crds)
         self.endpoints = access.ui_endpoints(settings)
         grafana = self.endpoints["grafana"]["url"].rstrip("/")
         self.dashboards = {d.title: f"{grafana}/d/{d.uid}" for d in platform_dashboards(settings)}

@@ -9,14 +9,14 @@ from typing import Any
 from components.common import labels as lbl
 from components.common.manifests import ingress_policy, namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger, loki, otel, retention
+from components.monitoring.access import Edge, published
 from stacks.settings import PlatformSettings
 
 PROMETHEUS = pods_peer({"app.kubernetes.io/name": "prometheus"})
 GRAFANA = pods_peer({"app.kubernetes.io/name": "grafana"})
 ECK_OPERATOR_NAMESPACE = "elastic-system"
-# Labels ECK puts on the pods it creates.
-ES_PODS = {"elasticsearch.k8s.elastic.co/cluster-name": elastic.NAME}
-KIBANA_PODS = {"kibana.k8s.elastic.co/name": elastic.KIBANA}
+ES_PODS = elastic.ES_PODS
+KIBANA_PODS = elastic.KIBANA_PODS
 
 
 def _pods(name: str) -> dict[str, Any]:
@@ -33,9 +33,13 @@ def _policy(
     return ingress_policy(f"{name}-ingress", settings.monitoring.namespace, labels, selector, rules)
 
 
-def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, Any]]:
+def monitoring_network_policies(settings: PlatformSettings, edge: Edge | None) -> list[dict[str, Any]]:
+    """`edge`: the public entry, admitted to the UIs it publishes."""
     m = settings.monitoring
-    ingress_controller = namespace_peer(m.access.ingress_controller_namespace)
+
+    def edge_for(ui: str) -> list[dict[str, Any]]:
+        return [edge.peer()] if edge is not None and published(settings, ui) else []
+
     es = m.elasticsearch.enabled
     policies = [
         _policy(
@@ -50,7 +54,7 @@ def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, An
             lbl.selector_labels(jaeger.NAME),
             [
                 ([_pods(otel.GATEWAY)], [jaeger.OTLP_GRPC_PORT]),
-                ([GRAFANA, ingress_controller], [jaeger.UI_PORT]),
+                ([GRAFANA, *edge_for("jaeger")], [jaeger.UI_PORT]),
                 ([PROMETHEUS], [jaeger.METRICS_PORT]),
             ],
         ),
@@ -99,7 +103,7 @@ def monitoring_network_policies(settings: PlatformSettings) -> list[dict[str, An
                 settings,
                 elastic.KIBANA,
                 KIBANA_PODS,
-                [([ingress_controller, namespace_peer(ECK_OPERATOR_NAMESPACE)], [5601])],
+                [([*edge_for("kibana"), namespace_peer(ECK_OPERATOR_NAMESPACE)], [elastic.KIBANA_PORT])],
             ),
         ]
     return policies

@@ -22,6 +22,8 @@ GRAFANA_LOCAL_PORT = 3001
 ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
 # (Service, port) the release creates: what an Ingress may point at besides our own Services.
 GRAFANA_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT = 80, 9090, 9093
+# Alertmanager's cluster (memberlist) port, TCP and UDP.
+ALERTMANAGER_GOSSIP_PORT = 9094
 CHART_SERVICES = frozenset(
     {(GRAFANA, GRAFANA_PORT), (PROMETHEUS_SERVICE, PROMETHEUS_PORT), (ALERTMANAGER_SERVICE, ALERTMANAGER_PORT)}
 )
@@ -107,7 +109,10 @@ def _disruption_budget(replicas: int) -> dict[str, Any]:
     return {"enabled": replicas > 1, "minAvailable": max(replicas - 1, 1)}
 
 
-def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
+def kube_prometheus_stack_values(
+    settings: PlatformSettings, alertmanager_edge: tuple[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """`alertmanager_edge`: (namespace, pod labels) of the public entry, where it publishes Alertmanager."""
     m = settings.monitoring
     p = m.prometheus
     production = settings.environment == "production"
@@ -150,16 +155,30 @@ def kube_prometheus_stack_values(settings: PlatformSettings) -> dict[str, Any]:
         },
         "alertmanager": {
             "podDisruptionBudget": _disruption_budget(m.alertmanager.replicas),
-            # The chart's policy: Prometheus, the other replicas, the ingress controller, and Grafana
-            # (its Alertmanager datasource) may connect; nothing else.
+            # The chart's policy admits Prometheus and the config reloader; the edge where it publishes
+            # Alertmanager (its "gateway" rule renders only with both namespace and pod labels); and
+            # ours: Grafana (its Alertmanager datasource) and the replicas' gossip. The chart's own
+            # cluster rule renders only with service.clusterPort set, and then for TCP alone, while
+            # memberlist probes peers over UDP: without this rule the replicas could not deduplicate.
             "networkPolicy": {
                 "enabled": True,
-                "gateway": {"namespace": m.access.ingress_controller_namespace},
+                **(
+                    {"gateway": {"namespace": alertmanager_edge[0], "podLabels": dict(alertmanager_edge[1])}}
+                    if alertmanager_edge
+                    else {}
+                ),
                 "additionalIngress": [
                     {
                         "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}}],
-                        "ports": [{"port": 9093, "protocol": "TCP"}],
-                    }
+                        "ports": [{"port": ALERTMANAGER_PORT, "protocol": "TCP"}],
+                    },
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}}],
+                        "ports": [
+                            {"port": ALERTMANAGER_GOSSIP_PORT, "protocol": "TCP"},
+                            {"port": ALERTMANAGER_GOSSIP_PORT, "protocol": "UDP"},
+                        ],
+                    },
                 ],
             },
             "alertmanagerSpec": {

@@ -66,6 +66,7 @@ def test_load_balancer_generates_its_credentials_as_secrets(production_settings:
         "PodDisruptionBudget",
         "RandomPassword",
         "RandomPassword",
+        "RandomPassword",
         "Secret",
         "Service",
         "Service",
@@ -78,11 +79,23 @@ def test_load_balancer_generates_its_credentials_as_secrets(production_settings:
     raw: dict[str, Any] = secret.inputs["stringData"]
     # The whole stringData travels marked secret, so Pulumi encrypts it in state and hides it in diffs.
     assert raw.get(SIG_KEY) == SECRET_SIG
-    assert set(unwrap(secret.inputs)["stringData"]) == {"stats-user", "stats-password", "cookie-key"}
+    # Production publishes Jaeger (no login of its own): its basic-auth password is generated here too.
+    assert set(unwrap(secret.inputs)["stringData"]) == {
+        "stats-user",
+        "stats-password",
+        "cookie-key",
+        "ui-jaeger-password",
+    }
     assert set(unwrap(secret.inputs)["stringData"].values()) == {"[secret]"}
     certificate = next(unwrap(r.inputs) for r in children if r.type.endswith(":Certificate"))
     assert certificate["spec"]["secretName"] == "api-tls"
-    assert certificate["spec"]["dnsNames"] == ["api.egitim-eylemci.example.org"]
+    # One certificate for the API and every published UI: HAProxy serves them all.
+    assert certificate["spec"]["dnsNames"] == [
+        "api.egitim-eylemci.example.org",
+        "grafana.egitim-eylemci.example.org",
+        "kibana.egitim-eylemci.example.org",
+        "jaeger.egitim-eylemci.example.org",
+    ]
 
 
 def test_load_balancer_without_cert_manager_expects_an_existing_secret(production_settings: PlatformSettings) -> None:
@@ -208,9 +221,9 @@ def test_monitoring_stack_owns_its_children_and_keeps_every_credential_secret(
     children = children_of(render, "teknofest:platform:MonitoringStack")
     assert len(render.resources) == len(children) + 1, "nothing escapes the component"
     by_kind = kinds(children)
-    assert by_kind.count("Release") == 2 and by_kind.count("DaemonSet") == 1 and by_kind.count("Ingress") == 3
-    # Grafana's admin, the jaeger basic auth and three Elasticsearch users: all generated.
-    assert by_kind.count("RandomPassword") == 5
+    assert by_kind.count("Release") == 2 and by_kind.count("DaemonSet") == 1 and by_kind.count("Ingress") == 0
+    # Grafana's admin and three Elasticsearch users: all generated (UI basic auth lives at the edge).
+    assert by_kind.count("RandomPassword") == 4
     release = next(
         unwrap(r.inputs) for r in children if r.type.endswith(":Release") and r.name.endswith("kube-prometheus-stack")
     )
@@ -227,7 +240,6 @@ def test_monitoring_stack_owns_its_children_and_keeps_every_credential_secret(
     assert {
         "grafana-admin",
         "alertmanager-platform",
-        "jaeger-basic-auth",
         "elasticsearch-writer",
         "elasticsearch-reader",
         "elasticsearch-monitor",

@@ -48,6 +48,10 @@ pytestmark = pytest.mark.integration
 BACKENDS = {"api-a": "127.0.0.2", "api-b": "127.0.0.3", "api-c": "127.0.0.4"}
 STATS_AUTH = ("admin", "stats-test-password")
 HOST = "api.egitim-eylemci.example.org"
+# Production publishes Grafana, Kibana (HTTPS backend) and Jaeger (basic auth) through the edge.
+UI_ADDRESSES = {"grafana": "127.0.0.5", "kibana": "127.0.0.6", "jaeger": "127.0.0.7"}
+UI_HOSTS = {ui: f"{ui}.egitim-eylemci.example.org" for ui in UI_ADDRESSES}
+JAEGER_PASSWORD = "jaeger-ui-test-password"
 
 
 @dataclass
@@ -98,20 +102,27 @@ def lab(
 ) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("haproxy")
     ca = trustme.CA()
-    cert = ca.issue_cert(HOST, "127.0.0.1")
+    cert = ca.issue_cert(HOST, *UI_HOSTS.values(), "127.0.0.1")
     cert.cert_chain_pems[0].write_to_path(str(work / "site.pem"))
     cert.private_key_pem.write_to_path(str(work / "site.pem.key"))
     ca.cert_pem.write_to_path(str(work / "ca.pem"))
 
-    api_port, dns_port = free_port(), free_port()
+    api_port, ui_port, dns_port = free_port(), free_port(), free_port()
+    server = str(Path(__file__).parent / "backend_server.py")
     backends = {
         name: subprocess.Popen(
-            [sys.executable, str(Path(__file__).parent / "backend_server.py"), name, address, str(api_port)],
-            stdout=subprocess.PIPE,
-            text=True,
+            [sys.executable, server, name, address, str(api_port)], stdout=subprocess.PIPE, text=True
         )
         for name, address in BACKENDS.items()
     }
+    ui_cert = ca.issue_cert(UI_ADDRESSES["kibana"])
+    ui_cert.cert_chain_pems[0].write_to_path(str(work / "ui.pem"))
+    ui_cert.private_key_pem.write_to_path(str(work / "ui.key"))
+    for ui, address in UI_ADDRESSES.items():
+        tls = [str(work / "ui.pem"), str(work / "ui.key")] if ui == "kibana" else []
+        backends[f"{ui}-ui"] = subprocess.Popen(
+            [sys.executable, server, f"{ui}-ui", address, str(ui_port), *tls], stdout=subprocess.PIPE, text=True
+        )
     haproxy: subprocess.Popen[str] | None = None
     try:
         for process in backends.values():
@@ -131,15 +142,25 @@ def lab(
             http_port=http_port,
             https_port=https_port,
             stats_port=stats_port,
+            # The UIs' Services on the stand-ins' port; names, auth and TLS as production renders them.
+            host_routes=tuple(
+                dataclasses.replace(route, server=f"{route.server.rpartition(':')[0]}:{ui_port}")
+                for route in production.host_routes
+            ),
         )
+        assert {route.name for route in production.host_routes} == set(UI_ADDRESSES)
+        names = {production.api_fqdn: list(BACKENDS.values())}
+        for route in production.host_routes:
+            names[route.server.rpartition(":")[0]] = [UI_ADDRESSES[route.name]]
         config = work / "haproxy.cfg"
         config.write_text(render_haproxy_cfg(inputs))
-        with DnsStub(dns_port, {production.api_fqdn: list(BACKENDS.values())}):
+        with DnsStub(dns_port, names):
             env = {
                 **os.environ,
                 "HAPROXY_STATS_USER": STATS_AUTH[0],
                 "HAPROXY_STATS_PASSWORD": STATS_AUTH[1],
                 "HAPROXY_COOKIE_KEY": "integration-test-cookie-key",
+                "HAPROXY_UI_JAEGER_PASSWORD": JAEGER_PASSWORD,
             }
             haproxy = subprocess.Popen(
                 [haproxy_binary, "-db", "-f", str(config), "-L", "haproxy-0"],
@@ -364,3 +385,46 @@ def test_every_haproxy_series_the_alerts_and_autoscaler_use_is_exported(
     text = local_session().get(f"http://127.0.0.1:{lab.stats}/metrics", timeout=5).text
     assert re.search(r'^haproxy_server_status\{proxy="api",server="api\d+",state="UP"\} 1$', text, flags=re.M)
     assert 'haproxy_frontend_requests_denied_total{proxy="public"}' in text
+
+
+def ui_session(lab: Lab, ui: str) -> requests.Session:
+    session = lab.session()
+    session.headers["Host"] = UI_HOSTS[ui]
+    return session
+
+
+def test_published_uis_are_served_on_their_hosts_with_auth_where_they_have_no_login(lab: Lab) -> None:
+    """One edge: each UI's host reaches its own Service through the public frontend (its TLS and
+    headers), Jaeger only with the generated password, which the UI itself never sees."""
+
+    def until_up(ui: str, auth: tuple[str, str] | None = None) -> requests.Response:
+        with ui_session(lab, ui) as session:
+            session.auth = auth
+            wait_for(lambda: session.get(lab.url("/"), timeout=5).status_code == 200, 15, f"{ui} UI reachable")
+            return session.get(lab.url("/search?q=1"), timeout=5)
+
+    grafana = until_up("grafana")
+    assert backend_of(grafana) == "grafana-ui"
+    assert grafana.headers["X-Frame-Options"] == "DENY" and "max-age=" in grafana.headers["Strict-Transport-Security"]
+    kibana = until_up("kibana")  # HAProxy speaks HTTPS to this one, as to ECK's Kibana
+    assert backend_of(kibana) == "kibana-ui"
+    with ui_session(lab, "jaeger") as session:
+        refused = session.get(lab.url("/"), timeout=5)
+        assert refused.status_code == 401 and 'realm="TEKNOFEST jaeger"' in refused.headers["WWW-Authenticate"]
+        session.auth = ("admin", "not-the-password")
+        assert session.get(lab.url("/"), timeout=5).status_code == 401
+    jaeger = until_up("jaeger", ("admin", JAEGER_PASSWORD))
+    assert backend_of(jaeger) == "jaeger-ui" and jaeger.json()["path"] == "/search?q=1"
+    forwarded = {name.lower() for name, _ in jaeger.json()["headers"]}
+    assert "authorization" not in forwarded and "x-forwarded-for" in forwarded
+    # Plain HTTP is redirected before any password is asked for; the API keeps its own host.
+    plain = local_session().get(
+        f"http://127.0.0.1:{lab.http}/", headers={"Host": UI_HOSTS["jaeger"]}, allow_redirects=False, timeout=5
+    )
+    assert plain.status_code == 301 and plain.headers["Location"].startswith(f"https://{UI_HOSTS['jaeger']}/")
+    with lab.session() as session:
+        assert backend_of(session.get(lab.url("/"), timeout=5)) in BACKENDS
+    MEASUREMENTS.append(
+        "haproxy edge: grafana, kibana (HTTPS backend) and jaeger served on their hosts; "
+        "jaeger 401 without or with a wrong password, 200 with it, Authorization not forwarded"
+    )

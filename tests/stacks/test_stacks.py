@@ -18,7 +18,13 @@ from stacks.mock_engine import PROJECT_ROOT
 from stacks.ordering import CRD_GROUPS_BY_CHART, api_group, crd_installers, effective_dependencies, ordering_findings
 from stacks.pod_security_check import pod_template, violations
 from stacks.synth import SynthResult, main, synth
-from stacks.validate import ingress_findings, metric_findings, monitor_findings, monitor_targets, pod_security_findings
+from stacks.validate import (
+    edge_route_findings,
+    metric_findings,
+    monitor_findings,
+    monitor_targets,
+    pod_security_findings,
+)
 from tests.conftest import STACKS, stack_settings
 
 
@@ -330,8 +336,6 @@ def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthRes
         f"cronjob-{mon}-elasticsearch-retention.yaml",
         f"secret-{mon}-elasticsearch-roles.yaml",
         *(f"secret-{mon}-elasticsearch-{user}.yaml" for user in ("writer", "reader", "monitor")),
-        *(f"ingress-{mon}-{ui}.yaml" for ui in ("grafana", "kibana", "jaeger")),
-        f"secret-{mon}-jaeger-basic-auth.yaml",
         f"deployment-{ns}-celery-exporter.yaml",
         f"networkpolicy-{ns}-celery-exporter-ingress.yaml",
         f"networkpolicy-{ns}-celery-exporter-to-rabbitmq.yaml",
@@ -394,21 +398,25 @@ def test_dev_keeps_the_heavy_parts_off(rendered: dict[str, SynthResult]) -> None
     assert set(outputs["monitoring"]) == {"grafana", "prometheus", "alertmanager", "jaeger"}
 
 
-def test_ingresses_that_miss_their_service_or_auth_secret_are_findings(rendered: dict[str, SynthResult]) -> None:
+def test_published_uis_that_miss_their_service_or_password_are_findings(rendered: dict[str, SynthResult]) -> None:
     manifests = copy.deepcopy(rendered["production"].manifests)
-    assert ingress_findings(manifests) == []
-    jaeger = manifests["ingress-monitoring-jaeger.yaml"]
-    jaeger["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] = 16687
-    del manifests["secret-monitoring-jaeger-basic-auth.yaml"]
-    kibana = manifests["ingress-monitoring-kibana.yaml"]
-    kibana["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "kibana-http"
-    grafana = manifests["ingress-monitoring-grafana.yaml"]
-    grafana["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] = 3000
-    assert sorted(f.message for f in ingress_findings(manifests)) == [
-        "auth-secret jaeger-basic-auth is not rendered in monitoring",
-        "backend grafana:3000 is no Service port in monitoring",
-        "backend jaeger:16687 is no Service port in monitoring",
-        "backend kibana-http:5601 is no Service port in monitoring",
+    assert edge_route_findings(manifests) == []
+    assert not [name for name in manifests if name.startswith("ingress-")], "no ingress controller is needed"
+    config = manifests["configmap-teknofest-production-haproxy-config.yaml"]["data"]
+    config["haproxy.cfg"] = (
+        config["haproxy.cfg"]
+        .replace("jaeger.monitoring.svc.cluster.local:16686", "jaeger.monitoring.svc.cluster.local:16687")
+        .replace("kibana-kb-http.monitoring", "kibana-http.monitoring")
+        .replace("grafana.monitoring.svc.cluster.local:80", "grafana.monitoring.svc.cluster.local:3000")
+    )
+    credentials = manifests["secret-teknofest-production-haproxy-credentials.yaml"]
+    del credentials["stringData"]["ui-jaeger-password"]
+    label = "configmap-teknofest-production-haproxy-config.yaml"
+    assert sorted((f.manifest, f.message) for f in edge_route_findings(manifests)) == [
+        (label, "HAPROXY_UI_JAEGER_PASSWORD comes from haproxy-credentials/ui-jaeger-password, which is not rendered"),
+        (label, "ui_grafana reaches grafana:3000, no Service port in monitoring"),
+        (label, "ui_jaeger reaches jaeger:16687, no Service port in monitoring"),
+        (label, "ui_kibana reaches kibana-http:5601, no Service port in monitoring"),
     ]
 
 

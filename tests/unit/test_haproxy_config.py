@@ -126,7 +126,36 @@ def test_websocket_tunnels_and_soft_stop_are_bounded(production_settings: Platfo
 def test_no_secret_is_written_into_the_config(production_settings: PlatformSettings) -> None:
     cfg = production_cfg(production_settings)
     assert "${HAPROXY_STATS_PASSWORD}" in cfg and "${HAPROXY_COOKIE_KEY}" in cfg
-    assert "password" not in cfg.lower().replace("haproxy_stats_password", "")
+    # Every password is a reference to the environment (filled from a Secret), never a value.
+    mentions = [line.strip() for line in cfg.splitlines() if "password" in line.lower()]
+    assert mentions == [
+        'user admin insecure-password "${HAPROXY_UI_JAEGER_PASSWORD}"',
+        'stats auth "${HAPROXY_STATS_USER}:${HAPROXY_STATS_PASSWORD}"',
+    ]
+
+
+def test_published_uis_share_the_public_frontend(production_settings: PlatformSettings) -> None:
+    """Production publishes Grafana, Kibana and Jaeger: host routing in the one public frontend, so
+    TLS, the rate limit and the headers are the API's; basic auth only for Jaeger (no login)."""
+    cfg = production_cfg(production_settings)
+    public = section(cfg, "frontend public")
+    acl = "acl host_ui_jaeger req.hdr(host),field(1,:),lower -m str jaeger.egitim-eylemci.example.org"
+    assert acl in public
+    auth = 'http-request auth realm "TEKNOFEST jaeger" if host_ui_jaeger !{ http_auth(ui_jaeger) }'
+    assert [line for line in public if "http-request auth" in line] == [auth]
+    # Throttled and on HTTPS before credentials are asked for; routed after every rule.
+    order = [public.index(line) for line in public if "deny_status 429" in line or "redirect scheme" in line]
+    assert max(order) < public.index(auth)
+    use = [line for line in public if line.startswith("use_backend")]
+    assert use == [f"use_backend ui_{ui} if host_ui_{ui}" for ui in ("grafana", "kibana", "jaeger")]
+    assert public.index(use[-1]) == public.index("default_backend api") - 1
+    assert section(cfg, "userlist ui_jaeger") == ['user admin insecure-password "${HAPROXY_UI_JAEGER_PASSWORD}"']
+    jaeger = section(cfg, "backend ui_jaeger")
+    assert "http-request del-header Authorization" in jaeger
+    assert "server jaeger jaeger.monitoring.svc.cluster.local:16686" in jaeger
+    kibana = section(cfg, "backend ui_kibana")
+    assert "server kibana kibana-kb-http.monitoring.svc.cluster.local:5601 ssl verify none alpn http/1.1" in kibana
+    assert not any("Authorization" in line for line in section(cfg, "backend ui_grafana"))
 
 
 def test_entrypoint_reads_peers_from_the_config() -> None:

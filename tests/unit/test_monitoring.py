@@ -19,6 +19,7 @@ from components.monitoring.promql import metric_names
 from components.monitoring.retention import retention_env
 from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
 from stacks.config_source import load_settings
+from stacks.kubernetes_platform import public_routes
 from stacks.quantities import retention_hours
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
@@ -145,7 +146,10 @@ def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> 
     assert alertmanager["replicas"] == 3 and alertmanager["configSecret"] == "alertmanager-platform"
     assert values["alertmanager"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
     assert values["prometheus"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
-    assert values["alertmanager"]["networkPolicy"]["gateway"] == {"namespace": "ingress-nginx"}
+    # Alertmanager's replicas gossip over TCP and UDP; the chart's own rule would allow neither.
+    gossip = values["alertmanager"]["networkPolicy"]["additionalIngress"][1]
+    assert gossip["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}}]
+    assert gossip["ports"] == [{"port": 9094, "protocol": "TCP"}, {"port": 9094, "protocol": "UDP"}]
     grafana = values["grafana"]
     assert grafana["admin"]["existingSecret"] == "grafana-admin"
     assert grafana["grafana.ini"]["auth.anonymous"] == {"enabled": False}
@@ -250,21 +254,30 @@ def with_hosts(**hosts: str) -> PlatformSettings:
     return load_settings(base, "production", "Pulumi.production.yaml")
 
 
-def test_a_ui_with_a_host_gets_an_ingress_with_tls_and_auth_where_it_has_no_login() -> None:
+EDGE = access.Edge("teknofest-production", {"app.kubernetes.io/name": "haproxy"})
+
+
+def test_a_ui_with_a_host_is_routed_through_the_edge_with_auth_where_it_has_no_login() -> None:
     settings = with_hosts(prometheus="prometheus.example.org", grafana="grafana.example.org")
-    by_key = {ui.key: ui for ui in access.UIS}
-    prometheus = access.ingress(settings, by_key["prometheus"])
-    assert prometheus is not None
-    annotations = prometheus["metadata"]["annotations"]
-    assert annotations["nginx.ingress.kubernetes.io/auth-type"] == "basic"
-    assert annotations["nginx.ingress.kubernetes.io/auth-secret"] == "prometheus-basic-auth"
-    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt-production"
-    assert prometheus["spec"]["tls"] == [{"hosts": ["prometheus.example.org"], "secretName": "prometheus-tls"}]
-    backend = prometheus["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "kube-prometheus-stack-prometheus", "port": {"number": 9090}}
-    grafana = access.ingress(settings, by_key["grafana"])
-    assert grafana is not None and "nginx.ingress.kubernetes.io/auth-type" not in grafana["metadata"]["annotations"]
-    assert access.ingress(settings, by_key["jaeger"]) is None
+    routes = {route.key: route for route in public_routes(settings)}
+    assert set(routes) == {"prometheus", "grafana"}
+    prometheus = routes["prometheus"]
+    assert (prometheus.service, prometheus.service_port, prometheus.pod_port) == (
+        "kube-prometheus-stack-prometheus",
+        9090,
+        9090,
+    )
+    assert prometheus.needs_auth and prometheus.password_env == "HAPROXY_UI_PROMETHEUS_PASSWORD"
+    assert routes["grafana"].pod_port == 3000 and not routes["grafana"].needs_auth
+    assert access.published(settings, "prometheus") and not access.published(settings, "jaeger")
+    # Alertmanager is not published: the chart's gateway rule stays off.
+    assert "gateway" not in kube_prometheus_stack_values(settings)["alertmanager"]["networkPolicy"]
+    published = with_hosts(alertmanager="alertmanager.example.org")
+    values = kube_prometheus_stack_values(published, (EDGE.namespace, EDGE.selector))
+    assert values["alertmanager"]["networkPolicy"]["gateway"] == {
+        "namespace": "teknofest-production",
+        "podLabels": {"app.kubernetes.io/name": "haproxy"},
+    }
     endpoints = access.ui_endpoints(settings)
     assert endpoints["grafana"] == {"url": "https://grafana.example.org/"}
     assert endpoints["jaeger"] == {
@@ -275,7 +288,7 @@ def test_a_ui_with_a_host_gets_an_ingress_with_tls_and_auth_where_it_has_no_logi
 
 
 def test_each_monitoring_server_admits_only_its_clients(production_settings: PlatformSettings) -> None:
-    policies = {p["metadata"]["name"]: p["spec"] for p in monitoring_network_policies(production_settings)}
+    policies = {p["metadata"]["name"]: p["spec"] for p in monitoring_network_policies(production_settings, EDGE)}
     assert set(policies) == {
         "loki-ingress",
         "jaeger-ingress",
@@ -305,12 +318,17 @@ def test_each_monitoring_server_admits_only_its_clients(production_settings: Pla
     assert admitted("elasticsearch-ingress")[9300] == [
         {"podSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": "elasticsearch"}}}
     ]
-    ingress_nginx = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    edge = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "teknofest-production"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "haproxy"}},
+    }
     jaeger = admitted("jaeger-ingress")
-    assert ingress_nginx in jaeger[16686]
+    # Production publishes Jaeger and Kibana: the edge reaches their UI ports, and only those.
+    assert edge in jaeger[16686] and edge in admitted("kibana-ingress")[5601]
+    assert edge not in loki[3100]
     gateway = {"app.kubernetes.io/name": "otel-collector", "app.kubernetes.io/part-of": "teknofest-platform"}
     assert jaeger[4317] == [{"podSelector": {"matchLabels": gateway}}]
-    dev = {p["metadata"]["name"] for p in monitoring_network_policies(stack_settings("dev"))}
+    dev = {p["metadata"]["name"] for p in monitoring_network_policies(stack_settings("dev"), EDGE)}
     assert not {"elasticsearch-ingress", "kibana-ingress", "elasticsearch-exporter-ingress"} & dev
 
 
