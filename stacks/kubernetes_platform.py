@@ -18,16 +18,16 @@ from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, PublicRoute, load_balancer_manifests
 from components.monitoring import access
 from components.monitoring.capacity import monitoring_requested
-from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
 from components.monitoring.elastic import SUPERUSER_SECRET
 from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
-from components.monitoring.otel import application_env
+from components.monitoring.otel import GATEWAY, application_env
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
 from components.postgres.kubernetes import CLIENT_SECRET as POSTGRES_CLIENT_SECRET
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
-from components.postgres.manifests import PostgresSpec
+from components.postgres.manifests import PostgresSpec, pooler_name
 from components.rabbitmq.kubernetes import RabbitmqBroker, RabbitmqBrokerArgs
 from components.rabbitmq.manifests import CLIENT_SECRET as RABBITMQ_CLIENT_SECRET
+from components.rabbitmq.manifests import CLUSTER as RABBITMQ_CLUSTER
 from components.rabbitmq.manifests import TRIGGER_AUTH, RabbitmqSpec
 from components.redis.kubernetes import CLIENT_SECRET as REDIS_CLIENT_SECRET
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
@@ -46,6 +46,7 @@ from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_man
 from stacks.capacity import requested_totals
 from stacks.cluster_addons import cluster_addons_args
 from stacks.settings import PlatformSettings
+from stacks.topology import Talk, clients_of, platform_talks
 
 API_NAME = "api"
 API_SECRET = "api-secrets"
@@ -121,6 +122,9 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
             SecretEnv("REDIS_URL", REDIS_CLIENT_SECRET, "url"),
             SecretEnv("REDIS_PASSWORD", REDIS_CLIENT_SECRET, "password"),
             SecretEnv("REDIS_SENTINEL_PASSWORD", REDIS_CLIENT_SECRET, "sentinel-password"),
+            # The API enqueues Celery tasks and reads their results.
+            SecretEnv("CELERY_BROKER_URL", RABBITMQ_CLIENT_SECRET, "url"),
+            SecretEnv("CELERY_RESULT_BACKEND", REDIS_CLIENT_SECRET, "celery-result-backend"),
         ),
         ingress_from=({"podSelector": {"matchLabels": lbl.selector_labels(LB_NAME)}},),
         monitoring_namespace=settings.monitoring.namespace if settings.monitoring.enabled else None,
@@ -184,6 +188,8 @@ class PlatformSpecs:
     celery_pools: tuple[WorkerPoolSpec, ...]
     beat: WorkerPoolSpec | None
     flower: WorkerPoolSpec | None
+    # Who talks to whom (stacks/topology.py), the source of every client list above.
+    talks: tuple[Talk, ...] = ()
 
     @property
     def workers(self) -> tuple[WorkerPoolSpec, ...]:
@@ -218,23 +224,19 @@ def platform_specs(settings: PlatformSettings) -> PlatformSpecs:
     )
     beat = with_tracing(settings, beat_spec(settings, app_secrets)) if celery.beat else None
     flower = flower_spec(settings, (RABBITMQ_CLIENT_SECRET, "url")) if celery.flower else None
-    # Who talks to what: every pool that runs application code uses the database and Redis;
-    # everything Celery, and the API that enqueues tasks, uses the broker.
-    app_pools = (api, *pools, *([beat] if beat else []))
-    data_clients = tuple((p.name, p.selector) for p in app_pools)
-    monitoring_clients = (
-        ((CELERY_EXPORTER, lbl.selector_labels(CELERY_EXPORTER)),) if settings.monitoring.enabled else ()
-    )
-    broker_clients = (*data_clients, *(((flower.name, flower.selector),) if flower else ()), *monitoring_clients)
+    # Who talks to what, from what each pool is given: the backing services admit exactly those.
+    talks = platform_talks(settings, (api, *pools, *([beat] if beat else [])), flower, public_routes(settings))
+    ns = settings.namespace
     return PlatformSpecs(
         api=api,
         load_balancer=load_balancer_spec(settings, api),
-        redis=RedisSpec(settings, clients=data_clients),
-        postgres=PostgresSpec(settings, clients=data_clients),
-        rabbitmq=RabbitmqSpec(settings, clients=broker_clients),
+        redis=RedisSpec(settings, clients=clients_of(talks, ("redis-master",), ns)),
+        postgres=PostgresSpec(settings, clients=clients_of(talks, (pooler_name("rw"), pooler_name("ro")), ns)),
+        rabbitmq=RabbitmqSpec(settings, clients=clients_of(talks, (RABBITMQ_CLUSTER,), ns)),
         celery_pools=pools,
         beat=beat,
         flower=flower,
+        talks=tuple(talks),
     )
 
 
@@ -275,7 +277,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             MonitoringStackArgs(
                 settings,
                 broker_secret=(RABBITMQ_CLIENT_SECRET, "url"),
-                trace_clients=tuple((p.name, p.selector) for p in (specs.api, *specs.workers)),
+                trace_clients=clients_of(specs.talks, (GATEWAY,), settings.namespace),
                 crds=crds,
                 edge=access.Edge(settings.namespace, specs.load_balancer.selector),
             ),

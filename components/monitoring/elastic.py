@@ -32,12 +32,15 @@ USER_DIR = "/etc/elasticsearch-user"
 PASSWORD_FILE = f"{USER_DIR}/password"
 EXPORTER_PORT = 9114
 
-# Indices the platform writes: log data streams (the shipper) and Jaeger's span indices.
 KIBANA_RESOURCES = Resources(
     requests=ResourceAmounts(cpu="250m", memory="1Gi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
 )
-LOG_INDICES = ["logs-*"]
-TRACE_INDICES = ["jaeger-*"]
+# Indices the platform writes: the shipper's daily platform-logs-YYYY.MM.DD and Jaeger's daily
+# jaeger-jaeger-<kind>-YYYY-MM-DD indices; every client names them through these constants.
+LOG_INDEX_PREFIX = "platform-logs"
+TRACE_INDEX_PREFIX = "jaeger"
+LOG_INDICES = f"{LOG_INDEX_PREFIX}-*"
+TRACE_INDICES = f"{TRACE_INDEX_PREFIX}-*"
 
 
 @dataclass(frozen=True)
@@ -55,37 +58,86 @@ MONITOR = ElasticUser("elasticsearch-monitor", "platform-monitor", "platform_mon
 USERS = (WRITER, READER, MONITOR)
 
 
-def roles() -> dict[str, Any]:
-    """Roles of the three users; no one but the operator-made elastic user can do more."""
-    return {
-        WRITER.role: {
-            "cluster": ["monitor", "manage_index_templates", "manage_ilm"],
+@dataclass(frozen=True)
+class IndexAccess:
+    """What one client does in Elasticsearch, as which user: the roles are made of these rows alone,
+    so a user holds exactly what its deployed clients need."""
+
+    client: str
+    user: ElasticUser
+    indices: tuple[str, ...]
+    privileges: tuple[str, ...]
+    cluster: tuple[str, ...]
+    why: str
+
+
+def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
+    """The deployed clients' rows (Jaeger's only where it stores spans in Elasticsearch)."""
+    rows = [
+        IndexAccess(
+            "log-shipper",
+            WRITER,
+            (LOG_INDICES,),
+            ("create_index", "create_doc", "auto_configure"),
+            ("monitor",),
+            "the OpenTelemetry exporter appends to daily indices it creates, mapping new fields as they come",
+        ),
+        IndexAccess(
+            "elasticsearch-retention",
+            WRITER,
+            (LOG_INDICES, TRACE_INDICES),
+            ("monitor", "delete_index"),
+            (),
+            "lists the daily indices (_cat/indices) and deletes those past their retention",
+        ),
+        IndexAccess(
+            "grafana",
+            READER,
+            (LOG_INDICES,),
+            ("read", "view_index_metadata"),
+            ("monitor",),
+            "the Elasticsearch datasource searches the logs and reads their mappings",
+        ),
+        IndexAccess(
+            EXPORTER,
+            MONITOR,
+            ("*",),
+            ("monitor",),
+            ("monitor",),
+            "cluster health, node, index and shard statistics (--es.indices --es.shards)",
+        ),
+    ]
+    if settings.monitoring.tracing.storage == "elasticsearch":
+        rows.append(
+            IndexAccess(
+                "jaeger",
+                WRITER,
+                (TRACE_INDICES,),
+                ("create_index", "index", "read", "view_index_metadata"),
+                ("monitor", "manage_index_templates"),
+                "writes and queries its daily span indices, and installs their index templates at start",
+            )
+        )
+    return tuple(rows)
+
+
+def roles(settings: PlatformSettings) -> dict[str, Any]:
+    """Roles of the three users, the union of their deployed clients' rows; no one but the
+    operator-made elastic user can do more."""
+    result: dict[str, Any] = {}
+    for user in USERS:
+        rows = [row for row in index_access(settings) if row.user == user]
+        by_indices: dict[tuple[str, ...], set[str]] = {}
+        for row in rows:
+            by_indices.setdefault(row.indices, set()).update(row.privileges)
+        result[user.role] = {
+            "cluster": sorted({c for row in rows for c in row.cluster}),
             "indices": [
-                {
-                    "names": LOG_INDICES + TRACE_INDICES,
-                    # Jaeger reads what it wrote (its query service) and manages its own aliases;
-                    # the retention job deletes old daily indices.
-                    "privileges": [
-                        "create_index",
-                        "create_doc",
-                        "index",
-                        "auto_configure",
-                        "read",
-                        "manage",
-                        "delete_index",
-                    ],
-                }
+                {"names": list(indices), "privileges": sorted(privileges)}
+                for indices, privileges in sorted(by_indices.items())
             ],
-        },
-        READER.role: {
-            "cluster": ["monitor"],
-            "indices": [{"names": LOG_INDICES + TRACE_INDICES, "privileges": ["read", "view_index_metadata"]}],
-        },
-        MONITOR.role: {
-            "cluster": ["monitor"],
-            "indices": [{"names": ["*"], "privileges": ["monitor"]}],
-        },
-    }
+        }
+    return result
 
 
 def url(settings: PlatformSettings) -> str:
@@ -102,7 +154,7 @@ def roles_secret(settings: PlatformSettings) -> dict[str, Any]:
         "kind": "Secret",
         "metadata": metadata(ROLES_SECRET, settings.monitoring.namespace, _labels(NAME, settings)),
         "type": "Opaque",
-        "stringData": {"roles.yml": to_yaml(roles())},
+        "stringData": {"roles.yml": to_yaml(roles(settings))},
     }
 
 

@@ -39,7 +39,7 @@ def _backend(settings: PlatformSettings) -> dict[str, Any]:
             "auth": {"basic": {"username": elastic.WRITER.username, "password": f"${{file:{elastic.PASSWORD_FILE}}}"}},
             "tls": {"ca_file": elastic.CA_FILE},
             "indices": {
-                "index_prefix": "jaeger",
+                "index_prefix": elastic.TRACE_INDEX_PREFIX,
                 "spans": index,
                 "services": index,
                 "dependencies": index,

@@ -163,7 +163,7 @@ def agent_config(settings: PlatformSettings) -> dict[str, Any]:
         exporters["elasticsearch"] = {
             "endpoints": [elastic.url(settings)],
             # Daily indices platform-logs-YYYY.MM.DD, which the retention job deletes when old.
-            "logs_index": "platform-logs",
+            "logs_index": elastic.LOG_INDEX_PREFIX,
             "logstash_format": {"enabled": True},
             "auth": {"authenticator": "basicauth/elasticsearch"},
             "tls": {"ca_file": elastic.CA_FILE},

@@ -15,8 +15,8 @@ from stacks.settings import PlatformSettings, ResourceAmounts, Resources
 NAME = "elasticsearch-retention"
 # Index name patterns and the shape of their date suffix: the log shipper writes
 # platform-logs-YYYY.MM.DD, Jaeger jaeger-jaeger-<kind>-YYYY-MM-DD.
-LOG_PATTERN = "platform-logs-*"
-TRACE_PATTERN = "jaeger-*"
+LOG_PATTERN = elastic.LOG_INDICES
+TRACE_PATTERN = elastic.TRACE_INDICES
 # A high uid of no account: curl and sh need none, and it cannot collide with a host user.
 CURL_USER = 10100
 

@@ -81,7 +81,7 @@ def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
                 "url": elastic.url(settings),
                 "basicAuth": True,
                 "basicAuthUser": elastic.READER.username,
-                "jsonData": {"index": "platform-logs-*", "timeField": "@timestamp", "tlsAuthWithCACert": True},
+                "jsonData": {"index": elastic.LOG_INDICES, "timeField": "@timestamp", "tlsAuthWithCACert": True},
                 # Grafana expands these from its environment (envValueFrom below): no secret in values.
                 "secureJsonData": {
                     "basicAuthPassword": "$ELASTICSEARCH_READER_PASSWORD",

@@ -233,7 +233,7 @@ def test_no_generated_config_listens_on_every_address(stack: str) -> None:
 
 
 def test_elasticsearch_users_have_only_what_they_need(production_settings: PlatformSettings) -> None:
-    roles = elastic.roles()
+    roles = elastic.roles(production_settings)
     assert set(roles) == {"platform_writer", "platform_reader", "platform_monitor"}
     assert roles["platform_reader"]["indices"][0]["privileges"] == ["read", "view_index_metadata"]
     assert all("all" not in r["cluster"] for r in roles.values())
