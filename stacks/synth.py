@@ -21,12 +21,16 @@ from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
+from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
+from stacks.kubernetes_platform import platform_specs
 from stacks.mock_engine import PROJECT_ROOT, run_program
 from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
+from stacks.reachability import chart_network_policies, reachability_findings, scrape_talks
 from stacks.render_output import config_files, helm_releases, manifests, plan
 from stacks.stack_file import StackFileError, read_stack_file
+from stacks.topology import prometheus_peer
 from stacks.validate import CrdSchemas, Finding, charts_dir, crds_dir, validate_manifests
 from stacks.yaml_out import to_yaml
 
@@ -80,6 +84,13 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     if charts.is_dir():
         # A misspelt Helm value is ignored by Helm without a word: fail it here.
         findings += helm_values_findings(releases, charts)
+    # Every pair that talks is admitted by the NetworkPolicies, every identity holds what its
+    # clients use and no more (stacks/topology.py is the table of who talks to whom).
+    talks = list(platform_specs(settings).talks)
+    if settings.monitoring.enabled:
+        talks += scrape_talks(manifest_set, prometheus_peer(settings))
+    findings += reachability_findings(talks, manifest_set, chart_network_policies(releases))
+    findings += grant_findings(settings, configs, manifest_set, releases)
 
     if out.exists():
         shutil.rmtree(out)

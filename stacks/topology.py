@@ -53,6 +53,11 @@ class Talk:
     why: str = ""
 
 
+def prometheus_peer(settings: PlatformSettings) -> Peer:
+    """The Prometheus servers of kube-prometheus-stack, which scrape every monitor's targets."""
+    return Peer("prometheus", settings.monitoring.namespace, {"app.kubernetes.io/name": "prometheus"})
+
+
 def _pods(name: str, namespace: str, labels: Mapping[str, str] | None = None) -> Peer:
     return Peer(name, namespace, dict(labels) if labels is not None else lbl.selector_labels(name))
 
@@ -83,7 +88,7 @@ def platform_talks(
     redis_master, redis, sentinel = _pods("redis-master", ns), _pods("redis", ns), _pods("redis-sentinel", ns)
     broker = _pods(RABBITMQ_CLUSTER, ns, {"app.kubernetes.io/name": RABBITMQ_CLUSTER})
     gateway = _pods(otel.GATEWAY, mon)
-    prometheus = Peer("prometheus", mon, {"app.kubernetes.io/name": "prometheus"})
+    prometheus = prometheus_peer(settings)
     outside = Peer("internet", None)
 
     # The edge: the public, its API pods, its peers, the UIs it publishes.

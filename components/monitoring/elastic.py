@@ -91,14 +91,6 @@ def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
             "lists the daily indices (_cat/indices) and deletes those past their retention",
         ),
         IndexAccess(
-            "grafana",
-            READER,
-            (LOG_INDICES,),
-            ("read", "view_index_metadata"),
-            ("monitor",),
-            "the Elasticsearch datasource searches the logs and reads their mappings",
-        ),
-        IndexAccess(
             EXPORTER,
             MONITOR,
             ("*",),
@@ -107,6 +99,18 @@ def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
             "cluster health, node, index and shard statistics (--es.indices --es.shards)",
         ),
     ]
+    if settings.monitoring.install_stack:
+        # Grafana comes with this stack's kube-prometheus-stack release.
+        rows.append(
+            IndexAccess(
+                "grafana",
+                READER,
+                (LOG_INDICES,),
+                ("read", "view_index_metadata"),
+                ("monitor",),
+                "the Elasticsearch datasource searches the logs and reads their mappings",
+            )
+        )
     if settings.monitoring.tracing.storage == "elasticsearch":
         rows.append(
             IndexAccess(
@@ -121,11 +125,17 @@ def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
     return tuple(rows)
 
 
+def deployed_users(settings: PlatformSettings) -> tuple[ElasticUser, ...]:
+    """The users some deployed client signs in as: only those exist."""
+    used = {row.user for row in index_access(settings)}
+    return tuple(user for user in USERS if user in used)
+
+
 def roles(settings: PlatformSettings) -> dict[str, Any]:
-    """Roles of the three users, the union of their deployed clients' rows; no one but the
-    operator-made elastic user can do more."""
+    """Roles of the deployed users, the union of their clients' rows; no one but the operator-made
+    elastic user can do more."""
     result: dict[str, Any] = {}
-    for user in USERS:
+    for user in deployed_users(settings):
         rows = [row for row in index_access(settings) if row.user == user]
         by_indices: dict[tuple[str, ...], set[str]] = {}
         for row in rows:
@@ -203,7 +213,7 @@ def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
             "version": es.version,
             "auth": {
                 "roles": [{"secretName": ROLES_SECRET}],
-                "fileRealm": [{"secretName": user.secret_name} for user in USERS],
+                "fileRealm": [{"secretName": user.secret_name} for user in deployed_users(settings)],
             },
             # ECK's self-signed CA; clients trust it from the <name>-es-http-certs-public Secret.
             "http": {"tls": {"selfSignedCertificate": {"disabled": False}}},

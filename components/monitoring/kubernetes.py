@@ -166,7 +166,7 @@ class MonitoringStack(pulumi.ComponentResource):
             for group in ECK_API_GROUPS:
                 eck = eck.merged(group, [operator])
         secrets: list[pulumi.Resource] = [create(elastic.roles_secret(settings), opts)]
-        for user in elastic.USERS:
+        for user in elastic.deployed_users(settings):
             # Letters guaranteed: the collectors read it through ${file:...}, which parses YAML, and
             # an all-digit value would arrive as a number.
             password = random.RandomPassword(
