@@ -20,7 +20,7 @@ GRAFANA = "grafana"
 PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
 GRAFANA_LOCAL_PORT = 3001
 ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
-# (Service, port) the release creates: what an Ingress may point at besides our own Services.
+# (Service, port) the release creates: what the edge may route to besides our own Services.
 GRAFANA_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT = 80, 9090, 9093
 # Alertmanager's cluster (memberlist) port, TCP and UDP.
 ALERTMANAGER_GOSSIP_PORT = 9094
