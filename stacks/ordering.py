@@ -32,7 +32,8 @@ def key(entry: Mapping[str, Any]) -> str:
 
 
 def api_group(resource_type: str) -> str | None:
-    """ "keda.sh" of "kubernetes:keda.sh/v1alpha1:ScaledObject"; None for core kinds and non-Kubernetes."""
+    """The API group of a resource type ("keda.sh" of "kubernetes:keda.sh/v1alpha1:ScaledObject");
+    None for core kinds and anything not Kubernetes."""
     if not resource_type.startswith("kubernetes:"):
         return None
     group = resource_type.split(":")[1].split("/")[0]
@@ -71,7 +72,7 @@ def crd_installers(plan: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
     return installers
 
 
-# Built-in API groups that carry dots ("networking.k8s.io"): never CRDs of ours.
+# API groups with dots that are no CRDs of ours: built-in kinds, and the Helm releases themselves.
 _BUILT_IN_GROUPS = frozenset(
     {
         "networking.k8s.io",
@@ -93,7 +94,7 @@ def ordering_findings(plan: Sequence[Mapping[str, Any]]) -> list[Finding]:
     findings: list[Finding] = []
     for entry in plan:
         group = api_group(entry["type"])
-        if group is None or group in _BUILT_IN_GROUPS or entry["type"] in (CONFIG_FILE,):
+        if group is None or group in _BUILT_IN_GROUPS:
             continue
         name = key(entry)
         for installer in sorted(installers.get(group, ())):

@@ -26,23 +26,22 @@ def production_settings() -> PlatformSettings:
     return stack_settings("production")
 
 
-@pytest.fixture(scope="session")
-def crds_folder() -> Path:
-    """The operators' CRDs. CI always has them; elsewhere their absence is a stated skip."""
-    folder = crds_dir()
+def shared_folder(folder: Path, what: str, variable: str, unchecked: str) -> Path:
+    """A folder of ../shared/. CI always has it; elsewhere its absence is a stated skip."""
     if not folder.is_dir():
         if os.environ.get("CI"):
-            pytest.fail(f"CRD folder {folder} is missing in CI; set TEKNOFEST_CRDS_DIR")
-        pytest.skip(f"CRD folder {folder} not present (set TEKNOFEST_CRDS_DIR); custom resources unchecked")
+            pytest.fail(f"{what} folder {folder} is missing in CI; set {variable}")
+        pytest.skip(f"{what} folder {folder} not present (set {variable}); {unchecked} unchecked")
     return folder
+
+
+@pytest.fixture(scope="session")
+def crds_folder() -> Path:
+    """The operators' CRDs."""
+    return shared_folder(crds_dir(), "CRD", "TEKNOFEST_CRDS_DIR", "custom resources")
 
 
 @pytest.fixture(scope="session")
 def charts_folder() -> Path:
-    """The pinned charts' upstream values files (../shared/charts). CI always has them."""
-    folder = charts_dir()
-    if not folder.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"chart folder {folder} is missing in CI; set TEKNOFEST_CHARTS_DIR")
-        pytest.skip(f"chart folder {folder} not present (set TEKNOFEST_CHARTS_DIR); Helm values unchecked")
-    return folder
+    """The pinned charts' upstream values files (../shared/charts)."""
+    return shared_folder(charts_dir(), "chart", "TEKNOFEST_CHARTS_DIR", "Helm values")

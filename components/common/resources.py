@@ -28,7 +28,7 @@ _BUILT_IN: dict[tuple[str, str], Any] = {
 
 
 def api_group(manifest: dict[str, Any]) -> str:
-    """ "apps" of "apps/v1"; "" for the core group ("v1")."""
+    """The API group: "apps" of "apps/v1", and "" for the core group ("v1")."""
     api_version: str = manifest["apiVersion"]
     return api_version.split("/", 1)[0] if "/" in api_version else ""
 

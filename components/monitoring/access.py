@@ -14,6 +14,7 @@ from components.monitoring.stack_values import (
     ALERTMANAGER_PORT,
     ALERTMANAGER_SERVICE,
     GRAFANA,
+    GRAFANA_CONTAINER_PORT,
     GRAFANA_LOCAL_PORT,
     GRAFANA_PORT,
     PROMETHEUS_PORT,
@@ -51,7 +52,15 @@ class Edge:
 
 # Local ports of the port-forward lines: the deployment guide's access points (Grafana on 3001).
 UIS = (
-    Ui("grafana", GRAFANA, GRAFANA_PORT, GRAFANA_LOCAL_PORT, {"app.kubernetes.io/name": "grafana"}, 3000, False),
+    Ui(
+        "grafana",
+        GRAFANA,
+        GRAFANA_PORT,
+        GRAFANA_LOCAL_PORT,
+        {"app.kubernetes.io/name": "grafana"},
+        GRAFANA_CONTAINER_PORT,
+        needs_auth=False,
+    ),
     Ui(
         "prometheus",
         PROMETHEUS_SERVICE,

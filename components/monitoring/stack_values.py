@@ -22,6 +22,8 @@ GRAFANA_LOCAL_PORT = 3001
 ALERTMANAGER_SERVICE = f"{RELEASE}-alertmanager"
 # (Service, port) the release creates: what the edge may route to besides our own Services.
 GRAFANA_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT = 80, 9090, 9093
+# Grafana's container port behind its Service (the chart's service.targetPort).
+GRAFANA_CONTAINER_PORT = 3000
 # Alertmanager's cluster (memberlist) port, TCP and UDP.
 ALERTMANAGER_GOSSIP_PORT = 9094
 CHART_SERVICES = frozenset(
