@@ -2,8 +2,9 @@
 
 For every identity the program creates: what it is granted covers what its clients (as rendered:
 their configs, environment and Helm values) read and write, and nothing more. Elasticsearch's roles
-are compared index by index; the database role, the UIs' basic-auth users and the shared Redis and
-RabbitMQ credentials by what they can reach. A finding names the identity and what is missing or extra.
+are compared index by index; the database role, the broker's users and the UIs' basic-auth users
+by what they can reach; the one credential still shared at full strength (Redis's) is named. A
+finding names the identity and what is missing or extra.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from components.monitoring import elastic
+from components.rabbitmq import manifests as broker
 from stacks.settings import PlatformSettings
 from stacks.validate import Finding
 
@@ -167,18 +169,57 @@ def basic_auth_findings(configs: Mapping[str, str]) -> list[Finding]:
     return findings
 
 
+def _secret_refs(manifests: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(pod owner or KEDA authentication, Secret name) of every Secret a pod's env or KEDA reads."""
+    refs = []
+    for label, m in manifests.items():
+        if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "CronJob"):
+            refs += [
+                (label, e["valueFrom"]["secretKeyRef"]["name"])
+                for e in _env(m)
+                if "secretKeyRef" in e.get("valueFrom", {})
+            ]
+        elif m["kind"] == "TriggerAuthentication":
+            refs += [(label, ref["name"]) for ref in m["spec"].get("secretTargetRef", [])]
+    return refs
+
+
+def rabbitmq_grant_findings(manifests: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """The broker's clients sign in as the application user, which has no tags and every permission
+    on its own vhost only; the administrator (the operator's default user) reaches no pod; the
+    broker imports exactly the rendered definitions."""
+    clusters = [m for m in manifests.values() if m["kind"] == "RabbitmqCluster"]
+    if not clusters:
+        return []
+    findings = []
+    imported = broker.definitions("admin-placeholder", "app-placeholder")
+    tags = {user["name"]: user["tags"] for user in imported["users"]}
+    vhosts = {(p["user"], p["vhost"]) for p in imported["permissions"]}
+    label = f"rabbitmq user {broker.APP_USER}"
+    if tags.get(broker.APP_USER):
+        findings.append(Finding(label, f"tags {tags[broker.APP_USER]}: the application needs none"))
+    if {vhost for user, vhost in vhosts if user == broker.APP_USER} != {broker.VHOST}:
+        findings.append(Finding(label, f"permissions beyond its vhost {broker.VHOST}"))
+    for owner, secret in _secret_refs(manifests):
+        if secret == broker.DEFAULT_USER_SECRET:
+            findings.append(Finding(f"rabbitmq user {broker.ADMIN_USER}", f"{owner} reads the administrator's Secret"))
+    for cluster in clusters:
+        config = cluster["spec"]["rabbitmq"]["additionalConfig"]
+        mounts = [
+            mount["mountPath"]
+            for container in cluster["spec"]["override"]["statefulSet"]["spec"]["template"]["spec"]["containers"]
+            for mount in container.get("volumeMounts", [])
+        ]
+        path = f"{broker.DEFINITIONS_DIR}/definitions.json"
+        if f"definitions.local.path = {path}" not in config or broker.DEFINITIONS_DIR not in mounts:
+            findings.append(Finding(label, "the broker does not import the rendered definitions"))
+    return findings
+
+
 # Identities shared by every client of a service, at full strength: named here until they are
 # split. A test holds the findings to its list of accepted ones, each with its reason.
 def shared_identity_findings(manifests: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     findings = []
-    kinds = {m["kind"] for m in manifests.values()}
-    if "RabbitmqCluster" in kinds:
-        findings.append(
-            Finding(
-                "rabbitmq user teknofest",
-                "every broker client signs in as the operator's default user: administrator, all permissions on /",
-            )
-        )
     if any(m["kind"] == "Secret" and m["metadata"]["name"] == "redis-client" for m in manifests.values()):
         findings.append(
             Finding(
@@ -195,7 +236,7 @@ def grant_findings(
     manifests: Mapping[str, Mapping[str, Any]],
     releases: Mapping[str, Mapping[str, Any]],
 ) -> list[Finding]:
-    findings = postgres_grant_findings(manifests) + basic_auth_findings(configs)
+    findings = postgres_grant_findings(manifests) + basic_auth_findings(configs) + rabbitmq_grant_findings(manifests)
     if settings.monitoring.enabled and settings.monitoring.elasticsearch.enabled:
         findings += elasticsearch_grant_findings(settings, index_uses(configs, manifests, releases))
     return findings

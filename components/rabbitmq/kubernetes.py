@@ -11,16 +11,19 @@ import pulumi_random as random
 from components.common.manifests import secret_manifest
 from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.rabbitmq.manifests import (
+    ADMIN_USER,
     AMQP_PORT,
+    APP_USER,
     CLIENT_SECRET,
     DEFAULT_USER_SECRET,
+    DEFINITIONS_SECRET,
     MANAGEMENT_PORT,
     RabbitmqSpec,
     amqp_url,
+    definitions_json,
     rabbitmq_manifests,
 )
 
-USERNAME = "teknofest"
 # The operator's own release artifact (namespace rabbitmq-system, CRDs, RBAC, Deployment).
 OPERATOR_API_GROUP = "rabbitmq.com"
 OPERATOR_MANIFEST = "https://github.com/rabbitmq/cluster-operator/releases/download/v{version}/cluster-operator.yml"
@@ -43,20 +46,23 @@ class RabbitmqBroker(pulumi.ComponentResource):
         super().__init__("teknofest:platform:RabbitmqBroker", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
+        # The application's password (its clients' URL) and the operator's administrator's.
         password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
-        secret: pulumi.Output[str] = pulumi.Output.secret(password.result)
-        self.url = pulumi.Output.secret(password.result.apply(lambda pw: amqp_url(spec, USERNAME, pw)))
-        # The layout the operator expects of an external default-user Secret.
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False, opts=child)
+        admin: pulumi.Output[str] = pulumi.Output.secret(admin_password.result)
+        self.url = pulumi.Output.secret(password.result.apply(lambda pw: amqp_url(spec, APP_USER, pw)))
+        # The layout the operator expects of an external default-user Secret: the administrator, whom
+        # no pod of the platform is given.
         default_user = create(
             secret_manifest(
                 DEFAULT_USER_SECRET,
                 spec.namespace,
                 spec.labels,
                 {
-                    "username": USERNAME,
-                    "password": secret,
+                    "username": ADMIN_USER,
+                    "password": admin,
                     "default_user.conf": pulumi.Output.secret(
-                        password.result.apply(lambda pw: f"default_user = {USERNAME}\ndefault_pass = {pw}\n")
+                        admin_password.result.apply(lambda pw: f"default_user = {ADMIN_USER}\ndefault_pass = {pw}\n")
                     ),
                     "host": spec.host,
                     "port": str(AMQP_PORT),
@@ -70,6 +76,21 @@ class RabbitmqBroker(pulumi.ComponentResource):
             secret_manifest(CLIENT_SECRET, spec.namespace, spec.labels, {"url": self.url}),
             child,
         )
+        definitions = create(
+            secret_manifest(
+                DEFINITIONS_SECRET,
+                spec.namespace,
+                spec.labels,
+                {
+                    "definitions.json": pulumi.Output.secret(
+                        pulumi.Output.all(admin_password.result, password.result).apply(
+                            lambda pws: definitions_json(pws[0], pws[1])
+                        )
+                    )
+                },
+            ),
+            child,
+        )
         rabbitmq = spec.settings.rabbitmq
         crds = args.crds
         if rabbitmq.install_operator:
@@ -79,7 +100,7 @@ class RabbitmqBroker(pulumi.ComponentResource):
                 opts=child,
             )
             crds = crds.merged(OPERATOR_API_GROUP, [operator])
-        after = pulumi.ResourceOptions(parent=self, depends_on=[default_user, client])
+        after = pulumi.ResourceOptions(parent=self, depends_on=[default_user, client, definitions])
         for manifest in rabbitmq_manifests(spec):
             create(manifest, after, crds)
         self.client_secret_name = CLIENT_SECRET

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,13 @@ from stacks.quantities import memory_bytes
 CLUSTER = "rabbitmq"
 DEFAULT_USER_SECRET = "rabbitmq-default-user"
 CLIENT_SECRET = "rabbitmq-client"
+DEFINITIONS_SECRET = "rabbitmq-definitions"
+DEFINITIONS_DIR = "/etc/rabbitmq/definitions"
+# The application's user and virtual host: no tags (no management, no administration), every
+# permission on its own vhost and none elsewhere. The operator's default user administers.
+APP_USER = "teknofest"
+ADMIN_USER = "teknofest-admin"
+VHOST = "teknofest"
 TRIGGER_AUTH = "rabbitmq-keda"
 OPERATOR_NAMESPACE = "rabbitmq-system"
 AMQP_PORT = 5672
@@ -50,6 +60,10 @@ def additional_config(spec: RabbitmqSpec) -> str:
         # The guest user never exists; the program-owned user is the only one.
         "loopback_users.guest = false",
         "collect_statistics_interval = 10000",
+        # Users, the vhost and permissions from the rendered definitions at every boot. With them
+        # RabbitMQ creates no default user or vhost, so the operator's default user is defined there too.
+        "definitions.import_backend = local_filesystem",
+        f"definitions.local.path = {DEFINITIONS_DIR}/definitions.json",
     ]
     if r.tls_secret_name:
         lines += ["listeners.ssl.default = 5671", "ssl_options.fail_if_no_peer_cert = false"]
@@ -81,7 +95,21 @@ def rabbitmq_cluster(spec: RabbitmqSpec) -> dict[str, Any]:
                 "spec": {
                     "template": {
                         "spec": {
-                            "containers": [],
+                            "containers": [
+                                {
+                                    "name": "rabbitmq",
+                                    "volumeMounts": [
+                                        {"name": "definitions", "mountPath": DEFINITIONS_DIR, "readOnly": True}
+                                    ],
+                                }
+                            ],
+                            "volumes": [
+                                {
+                                    "name": "definitions",
+                                    # Group-readable: the operator runs RabbitMQ as uid 999 with fsGroup 0.
+                                    "secret": {"secretName": DEFINITIONS_SECRET, "defaultMode": 0o440},
+                                }
+                            ],
                             "topologySpreadConstraints": [
                                 {
                                     "maxSkew": 1,
@@ -196,4 +224,39 @@ def rabbitmq_manifests(spec: RabbitmqSpec) -> list[dict[str, Any]]:
 
 
 def amqp_url(spec: RabbitmqSpec, username: str, password: str) -> str:
-    return f"amqp://{username}:{password}@{spec.host}:{AMQP_PORT}/"
+    return f"amqp://{username}:{password}@{spec.host}:{AMQP_PORT}/{VHOST}"
+
+
+def password_hash(password: str) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password)). The salt is
+    derived from the password so that the rendered file is stable; with 40 generated characters, a
+    per-user random salt would add nothing against guessing."""
+    salt = hashlib.sha256(f"teknofest-rabbitmq-salt:{password}".encode()).digest()[:4]
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def definitions(admin_password: str, app_password: str) -> dict[str, Any]:
+    """The broker's users, vhost and permissions, imported at boot (pure)."""
+    everything = {"configure": ".*", "write": ".*", "read": ".*"}
+
+    def user(name: str, password: str, tags: list[str]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "password_hash": password_hash(password),
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": tags,
+        }
+
+    return {
+        "users": [user(ADMIN_USER, admin_password, ["administrator"]), user(APP_USER, app_password, [])],
+        "vhosts": [{"name": VHOST}],
+        "permissions": [
+            {"user": ADMIN_USER, "vhost": VHOST, **everything},
+            # Celery declares its queues and exchanges (configure), publishes (write) and consumes (read).
+            {"user": APP_USER, "vhost": VHOST, **everything},
+        ],
+    }
+
+
+def definitions_json(admin_password: str, app_password: str) -> str:
+    return json.dumps(definitions(admin_password, app_password), indent=2, sort_keys=True) + "\n"

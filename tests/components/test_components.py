@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
@@ -191,7 +192,7 @@ def test_rabbitmq_broker_owns_its_credentials(production_settings: PlatformSetti
     render = run_under_mocks(lambda: RabbitmqBroker("rabbitmq", RabbitmqBrokerArgs(spec)))
     children = children_of(render, "teknofest:platform:RabbitmqBroker")
     secrets = {unwrap(r.inputs)["metadata"]["name"]: r for r in children if r.type.endswith(":Secret")}
-    assert set(secrets) == {"rabbitmq-default-user", "rabbitmq-client"}
+    assert set(secrets) == {"rabbitmq-default-user", "rabbitmq-client", "rabbitmq-definitions"}
     assert set(unwrap(secrets["rabbitmq-default-user"].inputs)["stringData"]) == {
         "username",
         "password",
@@ -204,7 +205,18 @@ def test_rabbitmq_broker_owns_its_credentials(production_settings: PlatformSetti
     for secret in secrets.values():
         assert secret.inputs["stringData"].get(SIG_KEY) == SECRET_SIG
     assert any(r.type.endswith(":RabbitmqCluster") for r in children)
-    assert sum(r.type.endswith(":RandomPassword") for r in children) == 1
+    assert sum(r.type.endswith(":RandomPassword") for r in children) == 2
+    # The operator's default user administers; the clients' URL carries the application user and vhost.
+    default_user = unwrap(secrets["rabbitmq-default-user"].inputs, mask=False)["stringData"]
+    assert default_user["username"] == "teknofest-admin"
+    url = unwrap(secrets["rabbitmq-client"].inputs, mask=False)["stringData"]["url"]
+    assert url == "amqp://teknofest:mock-rabbitmq-password@rabbitmq.teknofest-production.svc:5672/teknofest"
+    imported = json.loads(unwrap(secrets["rabbitmq-definitions"].inputs, mask=False)["stringData"]["definitions.json"])
+    assert {u["name"]: u["tags"] for u in imported["users"]} == {"teknofest-admin": ["administrator"], "teknofest": []}
+    assert [(p["user"], p["vhost"]) for p in imported["permissions"]] == [
+        ("teknofest-admin", "teknofest"),
+        ("teknofest", "teknofest"),
+    ]
     (operator,) = [unwrap(r.inputs) for r in children if r.type == "kubernetes:yaml/v2:ConfigFile"]
     assert operator["file"].endswith("/v2.22.3/cluster-operator.yml")
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -29,6 +32,24 @@ def local_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
+
+
+@contextmanager
+def daemon(
+    args: list[str], log: Path, env: dict[str, str] | None = None, stop_timeout: float = 10
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process for the length of the block, its output in `log`, stopped by its PID."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def free_port() -> int:

@@ -14,8 +14,6 @@ import json
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,30 +25,13 @@ from components.monitoring.alertmanager_config import AlertingSecrets, render_al
 from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, RABBITMQ, REDIS_EXPORTER
 from components.rabbitmq.manifests import RabbitmqSpec, service_monitor
 from stacks.settings import Alerting, PlatformSettings
-from tests.integration.conftest import MEASUREMENTS, free_port, local_session, require_binary, wait_for
+from tests.integration.conftest import MEASUREMENTS, daemon, free_port, local_session, require_binary, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def metric_names(text: str) -> set[str]:
     return set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text, flags=re.M))
-
-
-@contextmanager
-def daemon(
-    args: list[str], log: Path, env: dict[str, str] | None = None, stop_timeout: float = 10
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def scrape(url: str, log: Path) -> str:

@@ -676,9 +676,6 @@ def test_identities_hold_what_their_clients_use_and_the_shared_ones_are_named(
         assert grant_findings(stack_settings(stack), result.configs, result.manifests, _releases(result)) == []
     # Full-strength credentials shared by every client of a service, accepted until they are split.
     accepted = {
-        "rabbitmq user teknofest": "the RabbitMQ Cluster Operator makes its default user an administrator; a "
-        "least-privilege application user needs the Messaging Topology Operator's User and Permission "
-        "resources, whose CRDs this program cannot validate yet",
         "redis default user": "per-client Redis ACL users (and masteruser for replication) are not rendered yet",
     }
     found = {f.manifest for f in shared_identity_findings(rendered["production"].manifests)}

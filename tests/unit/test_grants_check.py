@@ -73,3 +73,38 @@ def test_each_basic_auth_user_opens_its_own_ui_only() -> None:
         "used by ['http-request auth if host_ui_a !{ http_auth(ui_a) }', "
         "'http-request auth if host_ui_b !{ http_auth(ui_a) }']; only its own host may ask for it"
     ]
+
+
+def test_the_broker_administrator_reaches_no_pod(production_settings: PlatformSettings) -> None:
+    from components.rabbitmq.manifests import RabbitmqSpec, rabbitmq_manifests
+    from stacks.grants_check import rabbitmq_grant_findings
+
+    manifests = {f"m{i}": m for i, m in enumerate(rabbitmq_manifests(RabbitmqSpec(production_settings, clients=())))}
+    assert rabbitmq_grant_findings(manifests) == []
+    leaky = {
+        "kind": "Deployment",
+        "metadata": {"name": "debug"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "c",
+                            "env": [
+                                {
+                                    "name": "U",
+                                    "valueFrom": {"secretKeyRef": {"name": "rabbitmq-default-user", "key": "x"}},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    cluster = next(m for m in manifests.values() if m["kind"] == "RabbitmqCluster")
+    cluster["spec"]["rabbitmq"]["additionalConfig"] = "default_queue_type = quorum\n"
+    assert [(f.manifest, f.message) for f in rabbitmq_grant_findings({**manifests, "debug": leaky})] == [
+        ("rabbitmq user teknofest-admin", "debug reads the administrator's Secret"),
+        ("rabbitmq user teknofest", "the broker does not import the rendered definitions"),
+    ]

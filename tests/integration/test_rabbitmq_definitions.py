@@ -1,0 +1,94 @@
+"""Debian's RabbitMQ 3.10 boots with the rendered broker config and definitions: the application user
+exists with no tags and every permission on its own vhost only, the administrator exists, and no
+default user or vhost does (RabbitMQ creates none when it imports definitions at boot)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.rabbitmq.manifests import (
+    ADMIN_USER,
+    APP_USER,
+    DEFINITIONS_DIR,
+    VHOST,
+    RabbitmqSpec,
+    additional_config,
+    definitions_json,
+)
+from stacks.settings import PlatformSettings
+from tests.integration.conftest import MEASUREMENTS, daemon, free_port, require_binary, wait_for
+
+pytestmark = pytest.mark.integration
+
+SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+# Came with RabbitMQ 3.13 (the images run 4.1); Debian's 3.10 refuses to start with it.
+NOT_IN_RABBITMQ_3_10 = ("default_queue_type",)
+
+
+def test_the_broker_imports_its_users_and_the_application_user_has_only_its_vhost(
+    tmp_path: Path, production_settings: PlatformSettings
+) -> None:
+    if not SERVER.exists():
+        require_binary("rabbitmq-server")  # fails in CI, skips elsewhere, naming the package
+    amqp, dist, epmd = free_port(), free_port(), free_port()
+    definitions = tmp_path / "definitions.json"
+    definitions.write_text(definitions_json("admin-test-password", "app-test-password"))
+    rendered = additional_config(RabbitmqSpec(production_settings, clients=())).splitlines()
+    kept = [line for line in rendered if not line.startswith(NOT_IN_RABBITMQ_3_10)]
+    assert len(rendered) - len(kept) == 1, "only the 3.13+ setting may be left out"
+    config = "\n".join(line.replace(DEFINITIONS_DIR, str(tmp_path)) for line in kept)
+    (tmp_path / "rabbitmq.conf").write_text(f"{config}\nlisteners.tcp.1 = 127.0.0.1:{amqp}\n")
+    (tmp_path / "enabled_plugins").write_text("[].\n")
+    node = "rabbit-definitions@localhost"
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(tmp_path),
+        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp_path / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(tmp_path / "log"),
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_DIST_PORT": str(dist),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "ERL_EPMD_PORT": str(epmd),
+    }
+    log = tmp_path / "rabbitmq.log"
+
+    def ctl(*args: str) -> subprocess.CompletedProcess[str]:
+        # rabbitmqctl reads the cookie of the server's HOME; it runs as root here and looks elsewhere.
+        cookie = (tmp_path / ".erlang.cookie").read_text() if (tmp_path / ".erlang.cookie").exists() else ""
+        return subprocess.run(
+            ["rabbitmqctl", "-q", "--erlang-cookie", cookie, "-n", node, *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    try:
+        with daemon([str(SERVER)], log, env, stop_timeout=30):
+            try:
+                took = wait_for(lambda: ctl("await_startup").returncode == 0, 60, "RabbitMQ started", interval=0.5)
+            except AssertionError:
+                raise AssertionError(log.read_text(errors="replace")[-3000:]) from None
+            users = dict(line.split("\t", 1) for line in ctl("list_users").stdout.splitlines()[1:])
+            vhosts = ctl("list_vhosts").stdout.splitlines()[1:]
+            app = [line.split("\t") for line in ctl("list_user_permissions", APP_USER).stdout.splitlines()[1:]]
+            assert ctl("authenticate_user", APP_USER, "app-test-password").returncode == 0
+            assert ctl("authenticate_user", APP_USER, "wrong").returncode != 0
+            assert ctl("authenticate_user", ADMIN_USER, "admin-test-password").returncode == 0
+    finally:
+        # epmd outlives the broker: stop the one started on this test's port.
+        subprocess.run(["epmd", "-kill"], env=env, capture_output=True, timeout=10)
+    assert users == {ADMIN_USER: "[administrator]", APP_USER: "[]"}, "no guest, no default user"
+    assert vhosts == [VHOST], "no default vhost '/'"
+    assert app == [[VHOST, ".*", ".*", ".*"]]
+    MEASUREMENTS.append(
+        f"rabbitmq: rendered definitions imported at boot in {took:.1f} s; users {sorted(users)}, "
+        f"{APP_USER} has no tags and permissions on {VHOST} only"
+    )
