@@ -3,8 +3,8 @@
 For every identity the program creates: what it is granted covers what its clients (as rendered:
 their configs, environment and Helm values) read and write, and nothing more. Elasticsearch's roles
 are compared index by index; the database role, the broker's users and the UIs' basic-auth users
-by what they can reach; the one credential still shared at full strength (Redis's) is named. A
-finding names the identity and what is missing or extra.
+and Redis's ACL users by what they can reach. A finding names the identity and what is missing or
+extra.
 """
 
 from __future__ import annotations
@@ -216,18 +216,41 @@ def rabbitmq_grant_findings(manifests: Mapping[str, Mapping[str, Any]]) -> list[
     return findings
 
 
-# Identities shared by every client of a service, at full strength: named here until they are
-# split. A test holds the findings to its list of accepted ones, each with its reason.
-def shared_identity_findings(manifests: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+def redis_grant_findings(configs: Mapping[str, str], manifests: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """Redis's ACL users as the rendered start-up script writes them: the default user off, the
+    application's without administration or dangerous commands, the others without any key; and
+    only Redis's own pods read the users' passwords (the application gets its URL from redis-client)."""
+    script = configs.get("redis/redis-start.sh", "")
+    if not script:
+        return []
     findings = []
-    if any(m["kind"] == "Secret" and m["metadata"]["name"] == "redis-client" for m in manifests.values()):
-        findings.append(
-            Finding(
-                "redis default user",
-                "clients, replicas, Sentinels' checks and the exporter share one password with every command",
-            )
-        )
+    users = {}
+    for line in script.splitlines():
+        words = line.replace("'", " ").replace('"', " ").split()
+        if len(words) > 3 and words[:2] == ["echo", "user"]:
+            users[words[2]] = words[3:]
+    if users.get("default") != ["off"]:
+        findings.append(Finding("redis default user", "is not switched off"))
+    app = users.get("app", [])
+    if not {"-@admin", "-@dangerous"} <= set(app):
+        findings.append(Finding("redis user app", f"may administer or run dangerous commands: {app}"))
+    for name, rules in users.items():
+        if name in ("default", "app"):
+            continue
+        if "+@all" in rules or any(rule.startswith("~") or rule == "allkeys" for rule in rules):
+            findings.append(Finding(f"redis user {name}", f"reaches keys or every command: {rules}"))
+    redis_pods = {"redis", "redis-sentinel", "redis-master"}
+    for m in manifests.values():
+        if m["kind"] not in ("Deployment", "StatefulSet", "DaemonSet", "CronJob"):
+            continue
+        reads_auth = any(ref.get("name") == "redis-auth" for ref in _secret_key_refs(m))
+        if reads_auth and m["metadata"]["name"] not in redis_pods:
+            findings.append(Finding("redis users", f"{m['metadata']['name']} reads redis-auth"))
     return findings
+
+
+def _secret_key_refs(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [e["valueFrom"]["secretKeyRef"] for e in _env(manifest) if "secretKeyRef" in e.get("valueFrom", {})]
 
 
 def grant_findings(
@@ -236,7 +259,12 @@ def grant_findings(
     manifests: Mapping[str, Mapping[str, Any]],
     releases: Mapping[str, Mapping[str, Any]],
 ) -> list[Finding]:
-    findings = postgres_grant_findings(manifests) + basic_auth_findings(configs) + rabbitmq_grant_findings(manifests)
+    findings = [
+        *postgres_grant_findings(manifests),
+        *basic_auth_findings(configs),
+        *rabbitmq_grant_findings(manifests),
+        *redis_grant_findings(configs, manifests),
+    ]
     if settings.monitoring.enabled and settings.monitoring.elasticsearch.enabled:
         findings += elasticsearch_grant_findings(settings, index_uses(configs, manifests, releases))
     return findings

@@ -32,7 +32,7 @@ from components.rabbitmq.manifests import TRIGGER_AUTH, RabbitmqSpec
 from components.redis.kubernetes import CLIENT_SECRET as REDIS_CLIENT_SECRET
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
 from components.redis.manifests import RedisSpec, redis_manifests
-from components.redis.redis_config import MASTER_NAME
+from components.redis.redis_config import APP_USER, MASTER_NAME
 from components.worker_pool.celery import (
     FLOWER_PORT,
     FLOWER_SECRET,
@@ -95,6 +95,8 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
         # For clients that speak Sentinel; REDIS_URL (a Secret) reaches the master through redis-master.
         "REDIS_SENTINELS": f"redis-sentinel.{settings.namespace}.svc:26379",
         "REDIS_MASTER_NAME": MASTER_NAME,
+        # The Redis ACL user of REDIS_PASSWORD (REDIS_URL carries it too).
+        "REDIS_USERNAME": APP_USER.name,
         **api.env,
     }
     return WorkerPoolSpec(

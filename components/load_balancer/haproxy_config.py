@@ -294,14 +294,14 @@ exec haproxy -W -db -f "$cfg" "$@"
 """
 
 
-REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
-
-
 @dataclass(frozen=True)
 class RedisMasterInputs:
     """An HAProxy TCP endpoint that always reaches the current Redis master."""
 
     servers: tuple[tuple[str, str, int], ...]  # (name, host, port) of every Redis pod
+    # The ACL user the health check signs in as, and the variable that holds its password.
+    check_user: str
+    password_env: str
     check_interval_seconds: int = 1
     bind_address: str = ""
     port: int = 6379
@@ -350,7 +350,7 @@ def render_redis_master_cfg(cfg: RedisMasterInputs) -> str:
         "    balance first",
         "    option tcp-check",
         "    tcp-check connect",
-        f'    tcp-check send "AUTH ${{{REDIS_PASSWORD_ENV}}}\\r\\n"',
+        f'    tcp-check send "AUTH {cfg.check_user} ${{{cfg.password_env}}}\\r\\n"',
         "    tcp-check expect string +OK",
         '    tcp-check send "PING\\r\\n"',
         "    tcp-check expect string +PONG",

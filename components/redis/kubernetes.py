@@ -9,8 +9,8 @@ import pulumi_random as random
 
 from components.common.manifests import secret_manifest
 from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
-from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, redis_manifests
-from components.redis.redis_config import MASTER_NAME
+from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, acl_password_key, redis_manifests
+from components.redis.redis_config import ACL_USERS, APP_USER, MASTER_NAME
 
 CLIENT_SECRET = "redis-client"
 
@@ -33,7 +33,18 @@ class RedisCluster(pulumi.ComponentResource):
         super().__init__("teknofest:platform:RedisCluster", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        # One password per ACL user ("<name>-password" keeps the application's from before ACLs), and
+        # the Sentinels' own.
+        acl_passwords = {
+            user.name: random.RandomPassword(
+                f"{name}-password" if user == APP_USER else f"{name}-{user.name}-password",
+                length=40,
+                special=False,
+                opts=child,
+            )
+            for user in ACL_USERS
+        }
+        password = acl_passwords[APP_USER.name]
         sentinel_password = random.RandomPassword(f"{name}-sentinel-password", length=40, special=False, opts=child)
         labels = spec.labels("redis", "cache", spec.settings.images.redis)
         ns = spec.namespace
@@ -41,14 +52,20 @@ class RedisCluster(pulumi.ComponentResource):
         self.sentinel_endpoint = f"{SENTINEL}.{ns}.svc:26379"
         self.master_name = MASTER_NAME
         self.client_secret_name = CLIENT_SECRET
-        self.url = pulumi.Output.secret(password.result.apply(lambda pw: f"redis://:{pw}@{self.master_endpoint}/0"))
+        app = APP_USER.name
+        self.url = pulumi.Output.secret(
+            password.result.apply(lambda pw: f"redis://{app}:{pw}@{self.master_endpoint}/0")
+        )
         auth = create(
             secret_manifest(
                 AUTH_SECRET,
                 ns,
                 labels,
                 {
-                    "redis-password": pulumi.Output.secret(password.result),
+                    **{
+                        acl_password_key(user): pulumi.Output.secret(acl_passwords[user.name].result)
+                        for user in ACL_USERS
+                    },
                     "sentinel-password": pulumi.Output.secret(sentinel_password.result),
                 },
             ),
@@ -64,8 +81,9 @@ class RedisCluster(pulumi.ComponentResource):
                     "url": self.url,
                     # Celery results in their own database, apart from the application's cache.
                     "celery-result-backend": pulumi.Output.secret(
-                        password.result.apply(lambda pw: f"redis://:{pw}@{self.master_endpoint}/1")
+                        password.result.apply(lambda pw: f"redis://{app}:{pw}@{self.master_endpoint}/1")
                     ),
+                    "username": app,
                     "password": pulumi.Output.secret(password.result),
                     "sentinel-password": pulumi.Output.secret(sentinel_password.result),
                 },

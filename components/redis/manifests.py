@@ -22,12 +22,12 @@ from components.common.manifests import (
     volume_claim_spec,
 )
 from components.common.pod_security import container_security_context, pod_security_context
-from components.load_balancer.haproxy_config import (
-    REDIS_PASSWORD_ENV,
-    RedisMasterInputs,
-    render_redis_master_cfg,
-)
+from components.load_balancer.haproxy_config import RedisMasterInputs, render_redis_master_cfg
 from components.redis.redis_config import (
+    ACL_USERS,
+    MONITOR_USER,
+    SENTINEL_USER,
+    AclUser,
     RedisInputs,
     render_redis_conf,
     render_redis_start,
@@ -105,7 +105,9 @@ def config_files(spec: RedisSpec) -> dict[str, str]:
 def master_proxy_config(spec: RedisSpec) -> str:
     port = redis_inputs(spec.settings).port
     servers = tuple((f"{REDIS}-{i}", spec.fqdn(f"{REDIS}-{i}", REDIS_HEADLESS), port) for i in range(spec.instances))
-    return render_redis_master_cfg(RedisMasterInputs(servers=servers))
+    return render_redis_master_cfg(
+        RedisMasterInputs(servers=servers, check_user=MONITOR_USER.name, password_env=MONITOR_USER.password_env)
+    )
 
 
 def redis_manifests(spec: RedisSpec) -> list[dict[str, Any]]:
@@ -198,7 +200,26 @@ def _secret_env(name: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": key}}}
 
 
-def _script_env(spec: RedisSpec, headless: str) -> list[dict[str, Any]]:
+def acl_password_key(user: AclUser) -> str:
+    """Key of an ACL user's password in the redis-auth Secret: "redis-password" is the application's
+    (as before ACLs), "redis-<user>-password" the others' (apart from the Sentinels' own
+    "sentinel-password", which clients get)."""
+    return "redis-password" if user.name == "app" else f"redis-{user.name}-password"
+
+
+def _acl_env(user: AclUser) -> dict[str, Any]:
+    return _secret_env(user.password_env, acl_password_key(user))
+
+
+# Redis's own health: the monitor user, which can only ping and read server state.
+_PING_REDIS = (
+    f'REDISCLI_AUTH="${MONITOR_USER.password_env}" redis-cli --user {MONITOR_USER.name} -p 6379 ping | grep -q PONG'
+)
+
+
+def _script_env(spec: RedisSpec, headless: str, users: tuple[AclUser, ...]) -> list[dict[str, Any]]:
+    """What a start-up script needs: where everything is, the Sentinels' password (it asks them for
+    the master) and the passwords of the ACL users it writes or signs in as."""
     domain = f"{headless}.{spec.namespace}.svc.{spec.settings.kubernetes.cluster_domain}"
     return [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -207,7 +228,7 @@ def _script_env(spec: RedisSpec, headless: str) -> list[dict[str, Any]]:
         {"name": "BOOTSTRAP_MASTER", "value": spec.bootstrap_master},
         {"name": "CONFIG_DIR", "value": CONFIG_DIR},
         {"name": "RUNTIME_DIR", "value": RUNTIME_DIR},
-        _secret_env("REDIS_PASSWORD", "redis-password"),
+        *(_acl_env(user) for user in users),
         _secret_env("SENTINEL_PASSWORD", "sentinel-password"),
     ]
 
@@ -264,13 +285,13 @@ def _config_mounts() -> list[dict[str, Any]]:
 
 def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
     s = spec.settings
-    ping = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping | grep -q PONG'
+    ping = _PING_REDIS
     redis_container = {
         "name": REDIS,
         "image": s.images.redis,
         "imagePullPolicy": "IfNotPresent",
         "command": ["sh", f"{CONFIG_DIR}/redis-start.sh"],
-        "env": _script_env(spec, REDIS_HEADLESS),
+        "env": _script_env(spec, REDIS_HEADLESS, ACL_USERS),
         "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
         "resources": container_resources(s.redis.resources),
         "securityContext": container_security_context(),
@@ -285,7 +306,8 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
         "imagePullPolicy": "IfNotPresent",
         "env": [
             {"name": "REDIS_ADDR", "value": "redis://127.0.0.1:6379"},
-            _secret_env("REDIS_PASSWORD", "redis-password"),
+            {"name": "REDIS_USER", "value": MONITOR_USER.name},
+            {**_acl_env(MONITOR_USER), "name": "REDIS_PASSWORD"},
             # The pod's own address, not every address (Kubernetes expands $(POD_IP)).
             POD_IP_ENV,
             {"name": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "value": f"$(POD_IP):{EXPORTER_PORT}"},
@@ -326,7 +348,7 @@ def _sentinel_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[
         "image": s.images.redis,
         "imagePullPolicy": "IfNotPresent",
         "command": ["sh", f"{CONFIG_DIR}/sentinel-start.sh"],
-        "env": _script_env(spec, SENTINEL_HEADLESS),
+        "env": _script_env(spec, SENTINEL_HEADLESS, (SENTINEL_USER,)),
         "ports": [{"name": "sentinel", "containerPort": 26379, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
         "securityContext": container_security_context(),
@@ -359,7 +381,7 @@ def _master_proxy_deployment(spec: RedisSpec, labels: dict[str, str]) -> dict[st
         "image": s.images.haproxy,
         "imagePullPolicy": "IfNotPresent",
         "command": ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
-        "env": [_secret_env(REDIS_PASSWORD_ENV, "redis-password")],
+        "env": [_acl_env(MONITOR_USER)],
         "ports": [
             {"name": "redis", "containerPort": 6379, "protocol": "TCP"},
             {"name": "stats", "containerPort": 8404, "protocol": "TCP"},

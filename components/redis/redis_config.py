@@ -13,6 +13,43 @@ MASTER_NAME = "teknofest"
 
 
 @dataclass(frozen=True)
+class AclUser:
+    """A Redis ACL user: its password comes from `password_env` at start-up, never from a file."""
+
+    name: str
+    password_env: str
+    rules: str
+    why: str
+
+
+# Each client signs in as the user for what it does; the default user is off.
+APP_USER = AclUser(
+    "app",
+    "REDIS_PASSWORD",
+    "~* &* +@all -@admin -@dangerous",
+    "the application and Celery: every key and channel, no administration, no dangerous commands",
+)
+REPLICA_USER = AclUser(
+    "replica", "REDIS_REPLICATION_PASSWORD", "+psync +replconf +ping", "replicas replicating from the master"
+)
+SENTINEL_USER = AclUser(
+    "sentinel",
+    "REDIS_SENTINEL_AUTH_PASSWORD",
+    "&* +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill"
+    " +script|kill",
+    "Sentinel monitoring Redis and reconfiguring it on a failover (Redis's documented Sentinel ACL)",
+)
+MONITOR_USER = AclUser(
+    "monitor",
+    "REDIS_MONITOR_PASSWORD",
+    # No CONFIG GET: it would read masterauth, and with it the whole data set through replication.
+    "+ping +info +role +quit +client|setname +slowlog|len +latency|latest +select +dbsize",
+    "probes, the redis-master health check and the exporter: server state only, no keys, no config",
+)
+ACL_USERS = (APP_USER, REPLICA_USER, SENTINEL_USER, MONITOR_USER)
+
+
+@dataclass(frozen=True)
 class RedisInputs:
     maxmemory_bytes: int
     maxmemory_policy: str
@@ -101,10 +138,17 @@ find_master() {{
 _COMMON = """#!/bin/sh
 # Environment: ANNOUNCE_HOST (this pod's stable name), REDIS_PORT, SENTINEL_PORT,
 # SENTINEL_ADDRESSES ("host:port ..."), BOOTSTRAP_MASTER ("host:port" of the first master),
-# REDIS_PASSWORD, SENTINEL_PASSWORD, CONFIG_DIR (rendered files), RUNTIME_DIR (writable).
+# REDIS_PASSWORD, REDIS_REPLICATION_PASSWORD, REDIS_SENTINEL_AUTH_PASSWORD, REDIS_MONITOR_PASSWORD
+# (Redis's ACL users), SENTINEL_PASSWORD (the Sentinels' own), CONFIG_DIR (rendered files),
+# RUNTIME_DIR (writable).
 set -eu
 umask 077
 """
+
+
+def _acl_lines() -> str:
+    # Quoted so that a rule's characters reach redis.conf as written.
+    return "\n".join(f"  echo 'user {u.name} on '\">${u.password_env}\"' {u.rules}'" for u in ACL_USERS)
 
 
 def render_redis_start(cfg: RedisInputs) -> str:
@@ -117,9 +161,15 @@ def render_redis_start(cfg: RedisInputs) -> str:
 port="${{REDIS_PORT:-{cfg.port}}}"
 runtime="${{RUNTIME_DIR:-{cfg.runtime_dir}}}"
 master=$(find_master)
+# Users in their own file: CONFIG REWRITE (Sentinel's, on a failover) never copies them into a config.
 {{
-  echo "requirepass $REDIS_PASSWORD"
-  echo "masterauth $REDIS_PASSWORD"
+  echo "user default off"
+{_acl_lines()}
+}} > "$runtime/users.acl"
+{{
+  echo "aclfile $runtime/users.acl"
+  echo "masteruser {REPLICA_USER.name}"
+  echo "masterauth ${REPLICA_USER.password_env}"
   echo "replica-announce-ip $ANNOUNCE_HOST"
   echo "replica-announce-port $port"
   if [ -z "$master" ]; then
@@ -154,7 +204,8 @@ sed -e "s/@MASTER_HOST@/$1/" -e "s/@MASTER_PORT@/$2/" "$template" > "$runtime/se
 cat >> "$runtime/sentinel.conf" <<EOF
 requirepass $SENTINEL_PASSWORD
 sentinel sentinel-pass $SENTINEL_PASSWORD
-sentinel auth-pass {MASTER_NAME} $REDIS_PASSWORD
+sentinel auth-user {MASTER_NAME} {SENTINEL_USER.name}
+sentinel auth-pass {MASTER_NAME} ${SENTINEL_USER.password_env}
 sentinel announce-ip $ANNOUNCE_HOST
 sentinel announce-port $port
 EOF

@@ -140,7 +140,8 @@ def test_redis_cluster_generates_passwords_and_a_client_secret(production_settin
         "Deployment": 1,
         "NetworkPolicy": 4,
         "PodDisruptionBudget": 3,
-        "RandomPassword": 2,
+        # The four ACL users' (app, replica, sentinel, monitor) and the Sentinels' own.
+        "RandomPassword": 5,
         "Secret": 2,
         "Service": 5,
         "ServiceAccount": 1,
@@ -154,7 +155,16 @@ def test_redis_cluster_generates_passwords_and_a_client_secret(production_settin
     assert set(unwrap(secrets["redis-client"].inputs)["stringData"]) == {
         "url",
         "celery-result-backend",
+        "username",
         "password",
+        "sentinel-password",
+    }
+    # Each ACL user's own, and the Sentinels' (which clients get) apart from Redis's sentinel user's.
+    assert set(unwrap(secrets["redis-auth"].inputs)["stringData"]) == {
+        "redis-password",
+        "redis-replica-password",
+        "redis-sentinel-password",
+        "redis-monitor-password",
         "sentinel-password",
     }
 

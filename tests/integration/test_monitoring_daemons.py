@@ -24,6 +24,7 @@ from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, RABBITMQ, REDIS_EXPORTER
 from components.rabbitmq.manifests import RabbitmqSpec, service_monitor
+from components.redis.redis_config import ACL_USERS, MONITOR_USER, REPLICA_USER
 from stacks.settings import Alerting, PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, daemon, free_port, local_session, require_binary, wait_for
 
@@ -48,16 +49,29 @@ def scrape(url: str, log: Path) -> str:
 
 
 def test_redis_exporter_serves_the_catalogued_metrics(tmp_path: Path) -> None:
+    """As the rendered monitor ACL user (server state only), on a master and a replica that run the
+    rendered users: every catalogued metric is still served."""
     redis_server = require_binary("redis-server")
     exporter = require_binary("prometheus-redis-exporter")
     master, replica, web = free_port(), free_port(), free_port()
-    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "64mb"]
+    passwords = {user.name: f"{user.name}-test-password" for user in ACL_USERS}
+    acl = tmp_path / "users.acl"
+    acl.write_text(
+        "user default off\n" + "".join(f"user {u.name} on >{passwords[u.name]} {u.rules}\n" for u in ACL_USERS)
+    )
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "64mb", "--aclfile", str(acl)]
+    follow = ["--replicaof", "127.0.0.1", str(master), "--masteruser", REPLICA_USER.name]
+    monitor = ["-redis.user", MONITOR_USER.name, "-redis.password", passwords[MONITOR_USER.name]]
     with (
         daemon([redis_server, "--port", str(master), *common], tmp_path / "master.log"),
         daemon(
-            [redis_server, "--port", str(replica), "--replicaof", "127.0.0.1", str(master), *common], tmp_path / "r.log"
+            [redis_server, "--port", str(replica), *follow, "--masterauth", passwords[REPLICA_USER.name], *common],
+            tmp_path / "r.log",
         ),
-        daemon([exporter, "-web.listen-address", f"127.0.0.1:{web}", "-redis.addr", ""], tmp_path / "exporter.log"),
+        daemon(
+            [exporter, "-web.listen-address", f"127.0.0.1:{web}", "-redis.addr", "", *monitor],
+            tmp_path / "exporter.log",
+        ),
     ):
         names: set[str] = set()
         for port in (master, replica):

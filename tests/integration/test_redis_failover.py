@@ -19,13 +19,14 @@ import redis
 
 from components.load_balancer.haproxy_config import RedisMasterInputs, render_redis_master_cfg
 from components.redis.manifests import redis_inputs
-from components.redis.redis_config import MASTER_NAME
+from components.redis.redis_config import ACL_USERS, APP_USER, MASTER_NAME, MONITOR_USER
 from stacks.settings import PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, free_port, require_binary, wait_for
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "redis-test-password"
+# One password per ACL user, as the pods get them from the redis-auth Secret.
+PASSWORDS = {user.name: f"{user.name}-test-password" for user in ACL_USERS}
 SENTINEL_PASSWORD = "sentinel-test-password"
 
 
@@ -55,7 +56,7 @@ class Cluster:
             stdout=log,
             stderr=log,
         )
-        wait_for(lambda: self.client(port).ping(), 10, f"redis-{index} answering")
+        wait_for(lambda: self.monitor(port).ping(), 10, f"redis-{index} answering")
 
     def start_sentinel(self, index: int) -> None:
         runtime = self.work / f"sentinel-{index}"
@@ -72,7 +73,20 @@ class Cluster:
         wait_for(lambda: self.sentinel(index).ping(), 10, f"sentinel-{index} answering")
 
     def client(self, port: int) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=port, password=PASSWORD, socket_timeout=2)
+        """As the application: the app user."""
+        return redis.Redis(
+            host="127.0.0.1", port=port, username=APP_USER.name, password=PASSWORDS[APP_USER.name], socket_timeout=2
+        )
+
+    def monitor(self, port: int) -> redis.Redis:
+        """As the probes and the exporter: server state only."""
+        return redis.Redis(
+            host="127.0.0.1",
+            port=port,
+            username=MONITOR_USER.name,
+            password=PASSWORDS[MONITOR_USER.name],
+            socket_timeout=2,
+        )
 
     def sentinel(self, index: int) -> redis.Redis:
         return redis.Redis(
@@ -84,7 +98,7 @@ class Cluster:
         return int(port)
 
     def role(self, port: int) -> str:
-        return str(command(self.client(port), "ROLE")[0].decode())
+        return str(command(self.monitor(port), "ROLE")[0].decode())
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +130,7 @@ def cluster(
         "ANNOUNCE_HOST": "127.0.0.1",
         "SENTINEL_ADDRESSES": " ".join(f"127.0.0.1:{p}" for p in sentinel_ports),
         "BOOTSTRAP_MASTER": f"127.0.0.1:{redis_ports[0]}",
-        "REDIS_PASSWORD": PASSWORD,
+        **{user.password_env: PASSWORDS[user.name] for user in ACL_USERS},
         "SENTINEL_PASSWORD": SENTINEL_PASSWORD,
         "CONFIG_DIR": str(config),
     }
@@ -127,7 +141,7 @@ def cluster(
             c.start_redis(i)
         # "Good" replicas (synced, acknowledging within min-replicas-max-lag) are what writes need.
         wait_for(
-            lambda: command(c.client(redis_ports[0]), "INFO", "replication").get("min_slaves_good_slaves") == 2,
+            lambda: command(c.monitor(redis_ports[0]), "INFO", "replication").get("min_slaves_good_slaves") == 2,
             30,
             "2 good replicas",
         )
@@ -148,12 +162,14 @@ def cluster(
                     stats_port=free_port(),
                     nameservers=(),
                     max_connections=1000,
+                    check_user=MONITOR_USER.name,
+                    password_env=MONITOR_USER.password_env,
                 )
             )
         )
         c.processes["proxy"] = subprocess.Popen(
             [haproxy_binary, "-db", "-f", str(proxy_cfg)],
-            env={**os.environ, "REDIS_PASSWORD": PASSWORD},
+            env={**os.environ, MONITOR_USER.password_env: PASSWORDS[MONITOR_USER.name]},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -171,7 +187,7 @@ def test_master_failover_keeps_acknowledged_writes_and_the_old_master_rejoins(
     old_master = cluster.redis_ports[0]
     assert cluster.master_port() == old_master
     proxy = cluster.client(cluster.proxy_port)
-    assert command(proxy, "ROLE")[0] == b"master"
+    assert command(cluster.monitor(cluster.proxy_port), "ROLE")[0] == b"master"
     # Writes acknowledged by a replica (WAIT on the same connection) before the kill.
     acknowledged = {}
     for i in range(200):
@@ -188,7 +204,7 @@ def test_master_failover_keeps_acknowledged_writes_and_the_old_master_rejoins(
     def proxy_writes() -> bool:
         client = cluster.client(cluster.proxy_port)
         client.set("after-failover", "yes")
-        return bool(command(client, "ROLE")[0] == b"master")
+        return bool(command(cluster.monitor(cluster.proxy_port), "ROLE")[0] == b"master")
 
     wait_for(proxy_writes, 30, "writes through redis-master", interval=0.2)
     total = time.monotonic() - killed_at
@@ -199,16 +215,45 @@ def test_master_failover_keeps_acknowledged_writes_and_the_old_master_rejoins(
     )
     assert promoted <= down_after + 5
     new = cluster.client(new_master)
-    assert command(new, "ROLE")[0] == b"master"
+    assert command(cluster.monitor(new_master), "ROLE")[0] == b"master"
     values = command(new, "MGET", *acknowledged)
     assert {k: v.decode() for k, v in zip(acknowledged, values, strict=True)} == acknowledged
     assert new.get("after-failover") == b"yes"
 
     # The old master restarts through its start-up script and rejoins as a replica.
     cluster.start_redis(0)
-    role = command(cluster.client(old_master), "ROLE")
+    role = command(cluster.monitor(old_master), "ROLE")
     assert role[0] == b"slave" and int(role[2]) == new_master
     wait_for(lambda: cluster.client(old_master).get("after-failover") == b"yes", 15, "the old master to resync")
     assert cluster.master_port() == new_master
     start_log = (cluster.work / "redis-0" / "start.log").read_text()
     assert f"master known to the Sentinels: 127.0.0.1 {new_master}" in start_log
+
+
+def test_each_acl_user_can_do_its_job_and_nothing_more(cluster: Cluster) -> None:
+    """The rendered ACL users on a live Redis: no default user; the application cannot administer;
+    the probes' and the replicas' users read no key."""
+    port = cluster.master_port()
+
+    def refused(client: redis.Redis, *args: Any) -> bool:
+        try:
+            command(client, *args)
+        except (
+            redis.exceptions.NoPermissionError,
+            redis.exceptions.AuthenticationError,
+            redis.exceptions.ResponseError,
+        ):
+            return True
+        return False
+
+    app, monitor = cluster.client(port), cluster.monitor(port)
+    assert command(app, "SET", "acl:probe", "1") and command(app, "GET", "acl:probe") == b"1"
+    for args in (("CONFIG", "SET", "maxmemory", "1"), ("CONFIG", "GET", "masterauth"), ("ACL", "LIST"), ("SHUTDOWN",)):
+        assert refused(app, *args), args
+    assert command(monitor, "INFO", "replication")["role"] == "master"
+    assert refused(monitor, "GET", "acl:probe") and refused(monitor, "CONFIG", "GET", "masterauth")
+    replica = redis.Redis(
+        host="127.0.0.1", port=port, username="replica", password=PASSWORDS["replica"], socket_timeout=2
+    )
+    assert refused(replica, "GET", "acl:probe")
+    assert refused(redis.Redis(host="127.0.0.1", port=port, socket_timeout=2), "PING"), "the default user is off"

@@ -15,7 +15,7 @@ import yaml
 
 from components.common import labels as lbl
 from components.monitoring.metric_catalogue import exposed_metrics
-from stacks.grants_check import grant_findings, shared_identity_findings
+from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
 from stacks.kubernetes_platform import platform_specs
 from stacks.mock_engine import PROJECT_ROOT
@@ -668,15 +668,9 @@ def test_a_new_pool_is_a_client_everywhere_at_once(tmp_path: Path, crds_folder: 
     assert {"podSelector": {"matchLabels": lbl.selector_labels("celery-reports")}} in admitted
 
 
-def test_identities_hold_what_their_clients_use_and_the_shared_ones_are_named(
+def test_identities_hold_what_their_clients_use_and_nothing_more(
     rendered: dict[str, SynthResult],
 ) -> None:
     for stack in STACKS:
         result = rendered[stack]
         assert grant_findings(stack_settings(stack), result.configs, result.manifests, _releases(result)) == []
-    # Full-strength credentials shared by every client of a service, accepted until they are split.
-    accepted = {
-        "redis default user": "per-client Redis ACL users (and masteruser for replication) are not rendered yet",
-    }
-    found = {f.manifest for f in shared_identity_findings(rendered["production"].manifests)}
-    assert found == set(accepted), "a shared identity appeared or went: update the accepted list and its reasons"

@@ -108,3 +108,32 @@ def test_the_broker_administrator_reaches_no_pod(production_settings: PlatformSe
         ("rabbitmq user teknofest-admin", "debug reads the administrator's Secret"),
         ("rabbitmq user teknofest", "the broker does not import the rendered definitions"),
     ]
+
+
+def test_redis_users_are_checked_as_the_start_up_script_writes_them(production_settings: PlatformSettings) -> None:
+    from components.redis.manifests import RedisSpec, config_files
+    from stacks.grants_check import redis_grant_findings
+
+    script = config_files(RedisSpec(production_settings, clients=()))["redis-start.sh"]
+    assert redis_grant_findings({"redis/redis-start.sh": script}, {}) == []
+    loose = script.replace('echo "user default off"', 'echo "user default on nopass +@all"').replace(
+        "+ping +info +role", "~* +@all +ping +info +role"
+    )
+    api = {
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "k"}}}]}
+                    ]
+                }
+            }
+        },
+    }
+    assert [f.manifest for f in redis_grant_findings({"redis/redis-start.sh": loose}, {"api": api})] == [
+        "redis default user",
+        "redis user monitor",
+        "redis users",
+    ]

@@ -91,7 +91,8 @@ def test_redis_master_endpoint_checks_every_pod_for_the_master_role(production_s
     ]
     assert "    tcp-check expect string role:master" in cfg
     assert any("on-marked-down shutdown-sessions" in line for line in cfg)
-    assert '    tcp-check send "AUTH ${REDIS_PASSWORD}\\r\\n"' in cfg
+    # As the monitor ACL user: it may ping and read INFO, nothing else.
+    assert '    tcp-check send "AUTH monitor ${REDIS_MONITOR_PASSWORD}\\r\\n"' in cfg
 
 
 def test_only_clients_sentinels_and_replicas_reach_redis(production_settings: PlatformSettings) -> None:
