@@ -52,6 +52,24 @@ def daemon(
                 process.wait()
 
 
+def rabbitmq_env(folder: Path, node: str, dist_port: int, epmd_port: int) -> dict[str, str]:
+    """Debian's RabbitMQ as a plain process: its config, plugins, data and logs in `folder`, every
+    listener on 127.0.0.1 (set the AMQP listener in `folder`/rabbitmq.conf)."""
+    return {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(folder),
+        "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(folder / "log"),
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "ERL_EPMD_PORT": str(epmd_port),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

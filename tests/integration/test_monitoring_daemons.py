@@ -26,7 +26,15 @@ from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, 
 from components.rabbitmq.manifests import RabbitmqSpec, service_monitor
 from components.redis.redis_config import ACL_USERS, MONITOR_USER, REPLICA_USER
 from stacks.settings import Alerting, PlatformSettings
-from tests.integration.conftest import MEASUREMENTS, daemon, free_port, local_session, require_binary, wait_for
+from tests.integration.conftest import (
+    MEASUREMENTS,
+    daemon,
+    free_port,
+    local_session,
+    rabbitmq_env,
+    require_binary,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -197,19 +205,7 @@ def test_rabbitmq_prometheus_serves_the_catalogued_metrics_at_the_scraped_endpoi
         f"listeners.tcp.1 = 127.0.0.1:{amqp}\nprometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {metrics}\n"
     )
     (tmp_path / "enabled_plugins").write_text("[rabbitmq_prometheus].\n")
-    env = {
-        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-        "HOME": str(tmp_path),
-        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp_path / "enabled_plugins"),
-        "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(tmp_path / "log"),
-        "RABBITMQ_NODENAME": "rabbit-catalogue@localhost",
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_DIST_PORT": str(dist),
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-        "ERL_EPMD_PORT": str(epmd),
-    }
+    env = rabbitmq_env(tmp_path, "rabbit-catalogue@localhost", dist, epmd)
     endpoints = service_monitor(RabbitmqSpec(production_settings, clients=()))["spec"]["endpoints"]
     names: set[str] = set()
     log = tmp_path / "rabbitmq.log"

@@ -20,7 +20,7 @@ from components.rabbitmq.manifests import (
     definitions_json,
 )
 from stacks.settings import PlatformSettings
-from tests.integration.conftest import MEASUREMENTS, daemon, free_port, require_binary, wait_for
+from tests.integration.conftest import MEASUREMENTS, daemon, free_port, rabbitmq_env, require_binary, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,19 +44,7 @@ def test_the_broker_imports_its_users_and_the_application_user_has_only_its_vhos
     (tmp_path / "rabbitmq.conf").write_text(f"{config}\nlisteners.tcp.1 = 127.0.0.1:{amqp}\n")
     (tmp_path / "enabled_plugins").write_text("[].\n")
     node = "rabbit-definitions@localhost"
-    env = {
-        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-        "HOME": str(tmp_path),
-        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp_path / "enabled_plugins"),
-        "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(tmp_path / "log"),
-        "RABBITMQ_NODENAME": node,
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_DIST_PORT": str(dist),
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-        "ERL_EPMD_PORT": str(epmd),
-    }
+    env = rabbitmq_env(tmp_path, node, dist, epmd)
     log = tmp_path / "rabbitmq.log"
 
     def ctl(*args: str) -> subprocess.CompletedProcess[str]:
