@@ -240,17 +240,11 @@ def redis_grant_findings(configs: Mapping[str, str], manifests: Mapping[str, Map
         if "+@all" in rules or any(rule.startswith("~") or rule == "allkeys" for rule in rules):
             findings.append(Finding(f"redis user {name}", f"reaches keys or every command: {rules}"))
     redis_pods = {"redis", "redis-sentinel", "redis-master"}
-    for m in manifests.values():
-        if m["kind"] not in ("Deployment", "StatefulSet", "DaemonSet", "CronJob"):
-            continue
-        reads_auth = any(ref.get("name") == "redis-auth" for ref in _secret_key_refs(m))
-        if reads_auth and m["metadata"]["name"] not in redis_pods:
-            findings.append(Finding("redis users", f"{m['metadata']['name']} reads redis-auth"))
+    readers = {
+        manifests[owner]["metadata"]["name"] for owner, secret in _secret_refs(manifests) if secret == "redis-auth"
+    }
+    findings += [Finding("redis users", f"{name} reads redis-auth") for name in sorted(readers - redis_pods)]
     return findings
-
-
-def _secret_key_refs(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [e["valueFrom"]["secretKeyRef"] for e in _env(manifest) if "secretKeyRef" in e.get("valueFrom", {})]
 
 
 def grant_findings(

@@ -336,7 +336,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
     lb = LoadBalancer(
         "load-balancer",
         LoadBalancerArgs(
-            load_balancer_spec(settings, api_spec),
+            specs.load_balancer,
             CertManagerRef(issuer.kind, issuer.name) if issuer and settings.tls.enabled else None,
             crds,
         ),

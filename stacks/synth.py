@@ -29,8 +29,9 @@ from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
 from stacks.reachability import chart_network_policies, reachability_findings, scrape_talks
 from stacks.render_output import config_files, helm_releases, manifests, plan
+from stacks.settings import PlatformSettings
 from stacks.stack_file import StackFileError, read_stack_file
-from stacks.topology import prometheus_peer
+from stacks.topology import Talk, prometheus_peer
 from stacks.validate import CrdSchemas, Finding, charts_dir, crds_dir, validate_manifests
 from stacks.yaml_out import to_yaml
 
@@ -86,10 +87,9 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         findings += helm_values_findings(releases, charts)
     # Every pair that talks is admitted by the NetworkPolicies, every identity holds what its
     # clients use and no more (stacks/topology.py is the table of who talks to whom).
-    talks = list(platform_specs(settings).talks)
-    if settings.monitoring.enabled:
-        talks += scrape_talks(manifest_set, prometheus_peer(settings))
-    findings += reachability_findings(talks, manifest_set, chart_network_policies(releases))
+    findings += reachability_findings(
+        stack_talks(settings, manifest_set), manifest_set, chart_network_policies(releases)
+    )
     findings += grant_findings(settings, configs, manifest_set, releases)
 
     if out.exists():
@@ -124,6 +124,14 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         environment_warnings(settings),
         charts if charts.is_dir() else None,
     )
+
+
+def stack_talks(settings: PlatformSettings, manifests: dict[str, dict[str, Any]]) -> list[Talk]:
+    """The topology table's pairs and, with monitoring, Prometheus to every rendered monitor's target."""
+    talks = list(platform_specs(settings).talks)
+    if settings.monitoring.enabled:
+        talks += scrape_talks(manifests, prometheus_peer(settings))
+    return talks
 
 
 def summary(result: SynthResult, stack: str) -> str:

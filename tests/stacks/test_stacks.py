@@ -17,13 +17,12 @@ from components.common import labels as lbl
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
-from stacks.kubernetes_platform import platform_specs
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.ordering import CRD_GROUPS_BY_CHART, api_group, crd_installers, effective_dependencies, ordering_findings
 from stacks.pod_security_check import pod_template, violations
-from stacks.reachability import chart_network_policies, reachability_findings, scrape_talks
-from stacks.synth import SynthResult, main, synth
-from stacks.topology import Talk, prometheus_peer
+from stacks.reachability import chart_network_policies, reachability_findings
+from stacks.synth import SynthResult, main, stack_talks, synth
+from stacks.topology import Talk
 from stacks.validate import (
     edge_route_findings,
     metric_findings,
@@ -592,9 +591,7 @@ def test_every_helm_value_is_a_key_its_chart_knows(rendered: dict[str, SynthResu
 
 
 def _talks(stack: str, result: SynthResult) -> list[Talk]:
-    settings = stack_settings(stack)
-    talks = list(platform_specs(settings).talks)
-    return talks + (scrape_talks(result.manifests, prometheus_peer(settings)) if settings.monitoring.enabled else [])
+    return stack_talks(stack_settings(stack), result.manifests)
 
 
 def _releases(result: SynthResult) -> dict[str, Any]:
