@@ -11,8 +11,9 @@ import pulumi_random as random
 
 from components.cluster_addons.kubernetes import ClusterAddons
 from components.common import labels as lbl
-from components.common.manifests import secret_manifest
-from components.common.resources import CrdInstallers, create
+from components.common.kubernetes.capacity import requested_totals
+from components.common.kubernetes.manifests import secret_manifest
+from components.common.kubernetes.resources import CrdInstallers, create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
 from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, PublicRoute, load_balancer_manifests
@@ -43,7 +44,6 @@ from components.worker_pool.celery import (
 )
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
 from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_manifests
-from stacks.capacity import requested_totals
 from stacks.cluster_addons import cluster_addons_args
 from stacks.settings import PlatformSettings
 from stacks.topology import Talk, clients_of, platform_talks

@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 
+from components.common.yaml_text import to_yaml
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
@@ -33,7 +34,6 @@ from stacks.settings import PlatformSettings
 from stacks.stack_file import StackFileError, read_stack_file
 from stacks.topology import Talk, prometheus_peer
 from stacks.validate import CrdSchemas, Finding, charts_dir, crds_dir, validate_manifests
-from stacks.yaml_out import to_yaml
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.resources import CrdInstallers
+from components.common.kubernetes.resources import CrdInstallers
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.common.manifests import secret_manifest
-from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.kubernetes.manifests import secret_manifest
+from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.load_balancer.manifests import (
     CREDENTIALS_SECRET,
     NAME,

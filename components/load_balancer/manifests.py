@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     container_resources,
     metadata,
     namespace_peer,
@@ -17,7 +17,7 @@ from components.common.manifests import (
     service_monitor,
     spread_constraints,
 )
-from components.common.pod_security import container_security_context, pod_security_context
+from components.common.kubernetes.pod_security import container_security_context, pod_security_context
 from components.load_balancer.haproxy_config import (
     COOKIE_KEY_ENV,
     STATS_PASSWORD_ENV,
@@ -28,7 +28,7 @@ from components.load_balancer.haproxy_config import (
     render_entrypoint,
     render_haproxy_cfg,
 )
-from stacks.settings import LoadBalancer
+from components.load_balancer.settings import LoadBalancer
 
 NAME = "haproxy"
 PEERS_SERVICE = "haproxy-peers"

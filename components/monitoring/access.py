@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import namespace_peer, pods_peer
+from components.common.kubernetes.manifests import namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger
+from components.monitoring.settings import UiAccess
 from components.monitoring.stack_values import (
     ALERTMANAGER_PORT,
     ALERTMANAGER_SERVICE,
@@ -20,7 +21,7 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
 )
-from stacks.settings import PlatformSettings, UiAccess
+from stacks.settings import PlatformSettings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from stacks.settings import Alerting
+from components.monitoring.settings import Alerting
 
 
 @dataclass(frozen=True)

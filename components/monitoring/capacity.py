@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.kubernetes.capacity import requested_totals
+from components.common.quantities import cpu_millicores, memory_bytes
+from components.common.values import Resources
 from components.monitoring import elastic
 from components.monitoring.celery_exporter import celery_exporter_spec
 from components.monitoring.jaeger import jaeger_spec
 from components.monitoring.loki import loki_spec
 from components.monitoring.otel import AGENT_RESOURCES, gateway_spec
 from components.monitoring.workload import ServerSpec, server_manifests
-from stacks.capacity import requested_totals
-from stacks.quantities import cpu_millicores, memory_bytes
-from stacks.settings import PlatformSettings, Resources
+from stacks.settings import PlatformSettings
 
 
 def server_specs(settings: PlatformSettings, broker_secret: tuple[str, str]) -> list[ServerSpec]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.manifests import ingress_policy, namespace_peer
+from components.common.kubernetes.manifests import ingress_policy, namespace_peer
+from components.common.values import ResourceAmounts, Resources
 from components.monitoring.workload import Port, ServerSpec
-from stacks.settings import PlatformSettings, ResourceAmounts, Resources
+from stacks.settings import PlatformSettings
 
 NAME = "celery-exporter"
 PORT = 9808

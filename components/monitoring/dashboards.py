@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.kubernetes.manifests import metadata
 from stacks.settings import PlatformSettings
 
 # The Grafana sidecar loads ConfigMaps with this label, into the folder their annotation names.

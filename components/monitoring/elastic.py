@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata, volume_claim_spec
+from components.common.kubernetes.manifests import container_resources, metadata, volume_claim_spec
+from components.common.values import ResourceAmounts, Resources
+from components.common.yaml_text import to_yaml
 from components.monitoring.workload import Port, SecretMount, ServerSpec
-from stacks.settings import PlatformSettings, ResourceAmounts, Resources
-from stacks.yaml_out import to_yaml
+from stacks.settings import PlatformSettings
 
 NAME = "elasticsearch"
 KIBANA = "kibana"

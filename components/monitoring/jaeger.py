@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.quantities import retention_hours
+from components.common.values import ResourceAmounts, Resources
+from components.common.yaml_text import to_yaml
 from components.monitoring import elastic
 from components.monitoring.workload import Port, SecretMount, ServerSpec, Volume
-from stacks.quantities import retention_hours
-from stacks.settings import PlatformSettings, ResourceAmounts, Resources
-from stacks.yaml_out import to_yaml
+from stacks.settings import PlatformSettings
 
 NAME = "jaeger"
 OTLP_GRPC_PORT = 4317

@@ -10,8 +10,8 @@ import pulumi_random as random
 from pydantic import SecretStr
 
 from components.common import labels as lbl
-from components.common.manifests import client_egress_policies, namespace_peer, pods_peer, secret_manifest
-from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.kubernetes.manifests import client_egress_policies, namespace_peer, pods_peer, secret_manifest
+from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.monitoring import access, elastic
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.capacity import server_specs

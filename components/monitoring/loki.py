@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.yaml_text import to_yaml
 from components.monitoring.workload import Port, ServerSpec, Volume
 from stacks.settings import PlatformSettings
-from stacks.yaml_out import to_yaml
 
 NAME = "loki"
 HTTP_PORT = 3100

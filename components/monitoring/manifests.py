@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.kubernetes.manifests import metadata
 from components.monitoring.alert_rules import rule_groups
 from stacks.settings import PlatformSettings
 

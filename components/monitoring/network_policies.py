@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import ingress_policy, namespace_peer, pods_peer
+from components.common.kubernetes.manifests import ingress_policy, namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger, loki, otel, retention
 from components.monitoring.access import Edge, published
 from stacks.settings import PlatformSettings

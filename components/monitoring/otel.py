@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     POD_IP_ENV,
     container_resources,
     metadata,
@@ -14,10 +14,11 @@ from components.common.manifests import (
     service_account,
     service_monitor,
 )
+from components.common.values import ResourceAmounts, Resources
+from components.common.yaml_text import to_yaml
 from components.monitoring import elastic, jaeger, loki
 from components.monitoring.workload import CONFIG_CHECKSUM_ANNOTATION, Port, ServerSpec, config_checksum
-from stacks.settings import PlatformSettings, ResourceAmounts, Resources
-from stacks.yaml_out import to_yaml
+from stacks.settings import PlatformSettings
 
 GATEWAY = "otel-collector"
 AGENT = "log-shipper"

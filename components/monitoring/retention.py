@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import container_resources, metadata, rendered_config_map
-from components.common.pod_security import container_security_context, pod_security_context
+from components.common.kubernetes.manifests import container_resources, metadata, rendered_config_map
+from components.common.kubernetes.pod_security import container_security_context, pod_security_context
+from components.common.quantities import retention_hours
+from components.common.values import ResourceAmounts, Resources
 from components.monitoring import elastic
-from stacks.quantities import retention_hours
-from stacks.settings import PlatformSettings, ResourceAmounts, Resources
+from stacks.settings import PlatformSettings
 
 NAME = "elasticsearch-retention"
 # Index name patterns and the shape of their date suffix: the log shipper writes

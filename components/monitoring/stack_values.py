@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.manifests import container_resources, volume_claim_spec
+from components.common.kubernetes.manifests import container_resources, volume_claim_spec
 from components.monitoring import elastic, jaeger, loki
 from components.monitoring.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION, PROMETHEUS_UID
 from stacks.settings import PlatformSettings

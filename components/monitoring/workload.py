@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     POD_IP_ENV,
     container_resources,
     metadata,
@@ -24,8 +24,8 @@ from components.common.manifests import (
     spread_constraints,
     volume_claim_spec,
 )
-from components.common.pod_security import container_security_context, pod_security_context
-from stacks.settings import Resources
+from components.common.kubernetes.pod_security import container_security_context, pod_security_context
+from components.common.values import Resources
 
 CONFIG_CHECKSUM_ANNOTATION = "teknofest.org/config-checksum"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.common.resources import create
+from components.common.kubernetes.resources import create
 from components.namespace.manifests import baseline_network_policies, namespace
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
-from components.common.pod_security import POD_SECURITY_LEVEL
+from components.common.kubernetes.manifests import metadata
+from components.common.kubernetes.pod_security import POD_SECURITY_LEVEL
 
 
 def namespace(name: str, environment: str) -> dict[str, Any]:

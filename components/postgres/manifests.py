@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     BackingServiceSpec,
     client_egress_policies,
     container_resources,

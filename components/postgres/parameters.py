@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stacks.quantities import memory_bytes
-from stacks.settings import Postgres
+from components.common.quantities import memory_bytes
+from components.postgres.settings import Postgres
 
 _MB = 2**20
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks.settings import Postgres
+from components.postgres.settings import Postgres
 
 
 def pgbouncer_parameters(postgres: Postgres) -> dict[str, str]:

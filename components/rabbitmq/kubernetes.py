@@ -8,8 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.common.manifests import secret_manifest
-from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.kubernetes.manifests import secret_manifest
+from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.rabbitmq.manifests import (
     ADMIN_USER,
     AMQP_PORT,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     BackingServiceSpec,
     client_egress_policies,
     container_resources,
@@ -18,7 +18,7 @@ from components.common.manifests import (
     pod_disruption_budget,
     tcp,
 )
-from stacks.quantities import memory_bytes
+from components.common.quantities import memory_bytes
 
 CLUSTER = "rabbitmq"
 DEFAULT_USER_SECRET = "rabbitmq-default-user"

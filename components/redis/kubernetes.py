@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.common.manifests import secret_manifest
-from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.kubernetes.manifests import secret_manifest
+from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, acl_password_key, redis_manifests
 from components.redis.redis_config import ACL_USERS, APP_USER, MASTER_NAME
 

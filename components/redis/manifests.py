@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     POD_IP_ENV,
     BackingServiceSpec,
     client_egress_policies,
@@ -21,7 +21,8 @@ from components.common.manifests import (
     spread_constraints,
     volume_claim_spec,
 )
-from components.common.pod_security import container_security_context, pod_security_context
+from components.common.kubernetes.pod_security import container_security_context, pod_security_context
+from components.common.quantities import memory_bytes
 from components.load_balancer.haproxy_config import RedisMasterInputs, render_redis_master_cfg
 from components.redis.redis_config import (
     ACL_USERS,
@@ -34,7 +35,6 @@ from components.redis.redis_config import (
     render_sentinel_conf,
     render_sentinel_start,
 )
-from stacks.quantities import memory_bytes
 from stacks.settings import PlatformSettings
 
 REDIS = "redis"

@@ -13,9 +13,11 @@ import json
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import metadata
+from components.common.kubernetes.manifests import metadata
+from components.common.values import Autoscaling, GpuPlacement, Probes, ResourceAmounts, Resources
 from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec
-from stacks.settings import Autoscaling, CeleryPool, GpuPlacement, PlatformSettings, Probes, ResourceAmounts, Resources
+from components.worker_pool.settings import CeleryPool
+from stacks.settings import PlatformSettings
 
 FLOWER_SECRET = "flower-auth"
 FLOWER_PORT = 5555

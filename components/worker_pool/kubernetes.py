@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.common.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.worker_pool.manifests import WorkerPoolSpec, pool_manifests
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from components.common.manifests import (
+from components.common.kubernetes.manifests import (
     container_resources,
     ingress_policy,
     metadata,
@@ -16,8 +16,8 @@ from components.common.manifests import (
     service_monitor,
     spread_constraints,
 )
-from components.common.pod_security import container_security_context, pod_security_context
-from stacks.settings import Autoscaling, GpuPlacement, Probes, Resources
+from components.common.kubernetes.pod_security import container_security_context, pod_security_context
+from components.common.values import Autoscaling, GpuPlacement, Probes, Resources
 
 # The application image runs as this unprivileged user.
 APP_USER = 10001

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components.common.quantities import retention_hours
 from components.monitoring import access, elastic
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.dashboards import Dashboard, Panel, Query, dashboard_json, platform_dashboards
@@ -20,7 +21,6 @@ from components.monitoring.retention import retention_env
 from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
 from stacks.config_source import load_settings
 from stacks.kubernetes_platform import public_routes
-from stacks.quantities import retention_hours
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 

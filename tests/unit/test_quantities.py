@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.quantities import cpu_millicores, memory_bytes
+from components.common.quantities import cpu_millicores, memory_bytes
 
 
 @pytest.mark.parametrize(("text", "millis"), [("500m", 500), ("2", 2000), ("0.5", 500), ("1.25", 1250)])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.kubernetes.capacity import requested_totals
 from components.redis.manifests import RedisSpec, config_files, master_proxy_config, redis_manifests
-from stacks.capacity import requested_totals
 from stacks.settings import PlatformSettings
 from tests.conftest import stack_settings
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.common.yaml_text import to_yaml
 from stacks.stack_file import ENCRYPTED_PLACEHOLDER, StackFileError, read_stack_file
-from stacks.yaml_out import to_yaml
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stacks.quantities import cpu_millicores, memory_bytes
+from components.common.quantities import cpu_millicores, memory_bytes
 
 _WORKLOADS = {"Deployment", "StatefulSet"}
 

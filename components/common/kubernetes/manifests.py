@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
-from stacks.settings import PlatformSettings, Resources
+from components.common.values import Resources
+from stacks.settings import PlatformSettings
 
 
 def metadata(

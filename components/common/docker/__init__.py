@@ -1,0 +1,1 @@
+"""Helpers every Docker component shares: container specs and their pulumi-docker resources."""

@@ -1,0 +1,1 @@
+"""Helpers every Kubernetes component shares: manifest builders, pod security, resource registration."""
