@@ -18,6 +18,7 @@ import yaml
 
 from components.monitoring import elastic
 from components.rabbitmq import manifests as broker
+from stacks.instances import RABBITMQ
 from stacks.settings import PlatformSettings
 from stacks.validate import Finding
 
@@ -201,7 +202,7 @@ def rabbitmq_grant_findings(manifests: Mapping[str, Mapping[str, Any]]) -> list[
     if {vhost for user, vhost in vhosts if user == broker.APP_USER} != {broker.VHOST}:
         findings.append(Finding(label, f"permissions beyond its vhost {broker.VHOST}"))
     for owner, secret in _secret_refs(manifests):
-        if secret == broker.DEFAULT_USER_SECRET:
+        if secret == RABBITMQ.default_user_secret:
             findings.append(Finding(f"rabbitmq user {broker.ADMIN_USER}", f"{owner} reads the administrator's Secret"))
     for cluster in clusters:
         config = cluster["spec"]["rabbitmq"]["additionalConfig"]

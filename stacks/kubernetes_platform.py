@@ -10,12 +10,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.cluster_addons.kubernetes import ClusterAddons
-from components.common import labels as lbl
 from components.common.kubernetes.capacity import requested_totals
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import CrdInstallers, create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
-from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import STATS_SERVICE, LoadBalancerSpec, PublicRoute, load_balancer_manifests
 from components.monitoring import access
 from components.monitoring.capacity import monitoring_requested
@@ -23,116 +21,31 @@ from components.monitoring.elastic import SUPERUSER_SECRET
 from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
 from components.monitoring.otel import GATEWAY, application_env
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
-from components.postgres.kubernetes import CLIENT_SECRET as POSTGRES_CLIENT_SECRET
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
-from components.postgres.manifests import PostgresSpec, pooler_name
+from components.postgres.manifests import PostgresSpec
 from components.rabbitmq.kubernetes import RabbitmqBroker, RabbitmqBrokerArgs
-from components.rabbitmq.manifests import CLIENT_SECRET as RABBITMQ_CLIENT_SECRET
-from components.rabbitmq.manifests import CLUSTER as RABBITMQ_CLUSTER
-from components.rabbitmq.manifests import TRIGGER_AUTH, RabbitmqSpec
-from components.redis.kubernetes import CLIENT_SECRET as REDIS_CLIENT_SECRET
+from components.rabbitmq.manifests import RabbitmqSpec
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
 from components.redis.manifests import RedisSpec, redis_manifests
-from components.redis.redis_config import APP_USER, MASTER_NAME
-from components.worker_pool.celery import (
-    FLOWER_PORT,
+from components.worker_pool.celery import priority_classes
+from components.worker_pool.commands import FLOWER_PORT
+from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
+from components.worker_pool.manifests import WorkerPoolSpec, pool_manifests
+from stacks.cluster_addons import cluster_addons_args
+from stacks.instances import POSTGRES, RABBITMQ, REDIS
+from stacks.pools import (
+    API_NAME,
+    API_SECRET,
+    BROKER_SECRET,
     FLOWER_SECRET,
+    api_pool_spec,
     beat_spec,
     celery_pool_spec,
     flower_spec,
-    priority_classes,
+    monitoring_namespace,
 )
-from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
-from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_manifests
-from stacks.cluster_addons import cluster_addons_args
 from stacks.settings import PlatformSettings
 from stacks.topology import Talk, clients_of, platform_talks
-
-API_NAME = "api"
-API_SECRET = "api-secrets"
-
-
-def request_rate_query(settings: PlatformSettings) -> str:
-    """Requests per second reaching the API backend, as counted by HAProxy's own exporter."""
-    if settings.api.autoscaling.request_rate_query:
-        return settings.api.autoscaling.request_rate_query
-    return f'sum(rate(haproxy_backend_http_requests_total{{namespace="{settings.namespace}",proxy="api"}}[1m]))'
-
-
-def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
-    api = settings.api
-    command = (
-        "gunicorn",
-        api.app_module,
-        "--worker-class",
-        "uvicorn.workers.UvicornWorker",
-        # Every address of the pod's own network namespace: the Service and the LB reach it there.
-        "--bind",
-        f"0.0.0.0:{api.port}",
-        "--workers",
-        str(api.gunicorn_workers),
-        "--max-requests",
-        str(api.max_requests),
-        "--max-requests-jitter",
-        str(max(api.max_requests // 10, 0)),
-        "--graceful-timeout",
-        str(api.graceful_timeout_seconds),
-        # Longer than HAProxy's keep-alive so the LB never reuses a connection the worker closed.
-        "--keep-alive",
-        "15",
-        # Only the load balancer may reach the pods (NetworkPolicy), so its X-Forwarded-* are trusted.
-        "--forwarded-allow-ips",
-        "*",
-        "--worker-tmp-dir",
-        "/tmp",
-        "--access-logfile",
-        "-",
-    )
-    env = {
-        "APP_ENV": settings.environment,
-        "PORT": str(api.port),
-        "DEBUG": "false",
-        # For clients that speak Sentinel; REDIS_URL (a Secret) reaches the master through redis-master.
-        "REDIS_SENTINELS": f"redis-sentinel.{settings.namespace}.svc:26379",
-        "REDIS_MASTER_NAME": MASTER_NAME,
-        # The Redis ACL user of REDIS_PASSWORD (REDIS_URL carries it too).
-        "REDIS_USERNAME": APP_USER.name,
-        **api.env,
-    }
-    return WorkerPoolSpec(
-        name=API_NAME,
-        namespace=settings.namespace,
-        component="api",
-        environment=settings.environment,
-        image=settings.images.api,
-        command=command,
-        resources=api.resources,
-        min_replicas=api.min_replicas,
-        max_replicas=api.max_replicas,
-        autoscaling=api.autoscaling,
-        gpu=api.gpu,
-        termination_grace_period_seconds=api.termination_grace_period_seconds,
-        pre_stop_seconds=api.pre_stop_seconds,
-        http_port=api.port,
-        probes=api.probes,
-        metrics_path=api.metrics_path,
-        env=tuple(sorted(env.items())),
-        secret_env=(
-            SecretEnv("SECRET_KEY", API_SECRET, "secret-key"),
-            SecretEnv("DATABASE_URL", POSTGRES_CLIENT_SECRET, "url"),
-            SecretEnv("DATABASE_READ_ONLY_URL", POSTGRES_CLIENT_SECRET, "read-only-url"),
-            SecretEnv("REDIS_URL", REDIS_CLIENT_SECRET, "url"),
-            SecretEnv("REDIS_PASSWORD", REDIS_CLIENT_SECRET, "password"),
-            SecretEnv("REDIS_SENTINEL_PASSWORD", REDIS_CLIENT_SECRET, "sentinel-password"),
-            # The API enqueues Celery tasks and reads their results.
-            SecretEnv("CELERY_BROKER_URL", RABBITMQ_CLIENT_SECRET, "url"),
-            SecretEnv("CELERY_RESULT_BACKEND", REDIS_CLIENT_SECRET, "celery-result-backend"),
-        ),
-        ingress_from=({"podSelector": {"matchLabels": lbl.selector_labels(LB_NAME)}},),
-        monitoring_namespace=settings.monitoring.namespace if settings.monitoring.enabled else None,
-        request_rate_query=request_rate_query(settings),
-        prometheus_url=settings.monitoring.prometheus_url,
-    )
 
 
 def public_routes(settings: PlatformSettings) -> tuple[PublicRoute, ...]:
@@ -178,6 +91,48 @@ def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadB
     )
 
 
+def redis_spec(settings: PlatformSettings, clients: tuple[tuple[str, dict[str, str]], ...]) -> RedisSpec:
+    return RedisSpec(
+        settings=settings.redis,
+        namespace=settings.namespace,
+        environment=settings.environment,
+        image=settings.images.redis,
+        exporter_image=settings.images.redis_exporter,
+        proxy_image=settings.images.haproxy,
+        clients=clients,
+        cluster_domain=settings.kubernetes.cluster_domain,
+        monitoring_namespace=monitoring_namespace(settings),
+        name=REDIS.instance,
+    )
+
+
+def postgres_spec(settings: PlatformSettings, clients: tuple[tuple[str, dict[str, str]], ...]) -> PostgresSpec:
+    return PostgresSpec(
+        settings=settings.postgres,
+        backups=settings.backups,
+        namespace=settings.namespace,
+        environment=settings.environment,
+        image=settings.images.postgres,
+        clients=clients,
+        monitoring_namespace=monitoring_namespace(settings),
+        name=POSTGRES.instance,
+    )
+
+
+def rabbitmq_spec(settings: PlatformSettings, clients: tuple[tuple[str, dict[str, str]], ...]) -> RabbitmqSpec:
+    return RabbitmqSpec(
+        settings=settings.rabbitmq,
+        namespace=settings.namespace,
+        environment=settings.environment,
+        image=settings.images.rabbitmq,
+        clients=clients,
+        keda_namespace=settings.kubernetes.keda_namespace,
+        keda_trigger_authentication=settings.api.autoscaling.engine == "keda",
+        monitoring_namespace=monitoring_namespace(settings),
+        name=RABBITMQ.instance,
+    )
+
+
 @dataclass(frozen=True)
 class PlatformSpecs:
     """Every component's spec, derived once from the settings (pure)."""
@@ -212,29 +167,21 @@ def with_tracing(settings: PlatformSettings, pool: WorkerPoolSpec) -> WorkerPool
 
 def platform_specs(settings: PlatformSettings) -> PlatformSpecs:
     api = with_tracing(settings, api_pool_spec(settings))
-    app_secrets = {
-        "CELERY_BROKER_URL": (RABBITMQ_CLIENT_SECRET, "url"),
-        "CELERY_RESULT_BACKEND": (REDIS_CLIENT_SECRET, "celery-result-backend"),
-        "DATABASE_URL": (POSTGRES_CLIENT_SECRET, "url"),
-        "REDIS_URL": (REDIS_CLIENT_SECRET, "url"),
-        "SECRET_KEY": (API_SECRET, "secret-key"),
-    }
     celery = settings.celery
     pools = tuple(
-        with_tracing(settings, celery_pool_spec(settings, name, pool, app_secrets, TRIGGER_AUTH))
-        for name, pool in sorted(celery.pools.items())
+        with_tracing(settings, celery_pool_spec(settings, name, pool)) for name, pool in sorted(celery.pools.items())
     )
-    beat = with_tracing(settings, beat_spec(settings, app_secrets)) if celery.beat else None
-    flower = flower_spec(settings, (RABBITMQ_CLIENT_SECRET, "url")) if celery.flower else None
+    beat = with_tracing(settings, beat_spec(settings)) if celery.beat else None
+    flower = flower_spec(settings) if celery.flower else None
     # Who talks to what, from what each pool is given: the backing services admit exactly those.
     talks = platform_talks(settings, (api, *pools, *([beat] if beat else [])), flower, public_routes(settings))
     ns = settings.namespace
     return PlatformSpecs(
         api=api,
         load_balancer=load_balancer_spec(settings, api),
-        redis=RedisSpec(settings, clients=clients_of(talks, ("redis-master",), ns)),
-        postgres=PostgresSpec(settings, clients=clients_of(talks, (pooler_name("rw"), pooler_name("ro")), ns)),
-        rabbitmq=RabbitmqSpec(settings, clients=clients_of(talks, (RABBITMQ_CLUSTER,), ns)),
+        redis=redis_spec(settings, clients_of(talks, (REDIS.master_proxy,), ns)),
+        postgres=postgres_spec(settings, clients_of(talks, (POSTGRES.pooler("rw"), POSTGRES.pooler("ro")), ns)),
+        rabbitmq=rabbitmq_spec(settings, clients_of(talks, (RABBITMQ.cluster,), ns)),
         celery_pools=pools,
         beat=beat,
         flower=flower,
@@ -278,7 +225,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "monitoring",
             MonitoringStackArgs(
                 settings,
-                broker_secret=(RABBITMQ_CLIENT_SECRET, "url"),
+                broker_secret=BROKER_SECRET,
                 trace_clients=clients_of(specs.talks, (GATEWAY,), settings.namespace),
                 crds=crds,
                 edge=access.Edge(settings.namespace, specs.load_balancer.selector),
@@ -297,16 +244,16 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         ),
         in_namespace,
     )
-    redis = RedisCluster("redis", RedisClusterArgs(specs.redis, crds), in_namespace)
-    postgres = PostgresCluster("postgres", PostgresClusterArgs(specs.postgres, crds), in_namespace)
-    broker = RabbitmqBroker("rabbitmq", RabbitmqBrokerArgs(specs.rabbitmq, crds), in_namespace)
+    redis = RedisCluster(REDIS.instance, RedisClusterArgs(specs.redis, crds), in_namespace)
+    postgres = PostgresCluster(POSTGRES.instance, PostgresClusterArgs(specs.postgres, crds), in_namespace)
+    broker = RabbitmqBroker(RABBITMQ.instance, RabbitmqBrokerArgs(specs.rabbitmq, crds), in_namespace)
     backing = [namespace, api_secret, redis, postgres, broker]
     api = WorkerPool(
         API_NAME,
         WorkerPoolArgs(api_spec, crds),
         pulumi.ResourceOptions(providers=[provider], depends_on=backing),
     )
-    for manifest in priority_classes(settings):
+    for manifest in priority_classes(settings.environment):
         create(manifest, with_provider)
     for worker in specs.workers:
         WorkerPool(

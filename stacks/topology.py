@@ -20,13 +20,11 @@ from components.load_balancer.manifests import PEER_PORT, PublicRoute
 from components.monitoring import elastic, jaeger, loki, otel, retention
 from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
 from components.monitoring.stack_values import ALERTMANAGER_GOSSIP_PORT, ALERTMANAGER_PORT, PROMETHEUS_PORT
-from components.postgres.manifests import CLUSTER as POSTGRES_CLUSTER
 from components.postgres.manifests import OPERATOR_NAMESPACE as CNPG_NAMESPACE
-from components.postgres.manifests import pooler_name
 from components.rabbitmq.manifests import AMQP_PORT, MANAGEMENT_PORT
-from components.rabbitmq.manifests import CLUSTER as RABBITMQ_CLUSTER
 from components.rabbitmq.manifests import OPERATOR_NAMESPACE as RABBITMQ_OPERATOR_NAMESPACE
 from components.worker_pool.manifests import WorkerPoolSpec
+from stacks.instances import POSTGRES, RABBITMQ, REDIS
 from stacks.settings import PlatformSettings
 
 ECK_OPERATOR_NAMESPACE = "elastic-system"
@@ -81,12 +79,12 @@ def platform_talks(
 
     lb = _pods(LB_NAME, ns)
     rw, ro = (
-        _pods(pooler_name("rw"), ns, {"cnpg.io/poolerName": pooler_name("rw")}),
-        _pods(pooler_name("ro"), ns, {"cnpg.io/poolerName": pooler_name("ro")}),
+        _pods(POSTGRES.pooler("rw"), ns, {"cnpg.io/poolerName": POSTGRES.pooler("rw")}),
+        _pods(POSTGRES.pooler("ro"), ns, {"cnpg.io/poolerName": POSTGRES.pooler("ro")}),
     )
-    instances = _pods(POSTGRES_CLUSTER, ns, {"cnpg.io/cluster": POSTGRES_CLUSTER})
-    redis_master, redis, sentinel = _pods("redis-master", ns), _pods("redis", ns), _pods("redis-sentinel", ns)
-    broker = _pods(RABBITMQ_CLUSTER, ns, {"app.kubernetes.io/name": RABBITMQ_CLUSTER})
+    instances = _pods(POSTGRES.cluster, ns, {"cnpg.io/cluster": POSTGRES.cluster})
+    redis_master, redis, sentinel = _pods(REDIS.master_proxy, ns), _pods(REDIS.redis, ns), _pods(REDIS.sentinel, ns)
+    broker = _pods(RABBITMQ.cluster, ns, {"app.kubernetes.io/name": RABBITMQ.cluster})
     gateway = _pods(otel.GATEWAY, mon)
     prometheus = prometheus_peer(settings)
     outside = Peer("internet", None)

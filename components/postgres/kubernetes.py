@@ -10,17 +10,8 @@ import pulumi_random as random
 
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
-from components.postgres.manifests import (
-    APP_SECRET,
-    OPERATOR_NAMESPACE,
-    S3_SECRET,
-    PostgresSpec,
-    database_url,
-    pooler_name,
-    postgres_manifests,
-)
+from components.postgres.manifests import OPERATOR_NAMESPACE, PostgresSpec, database_url, postgres_manifests
 
-CLIENT_SECRET = "postgres-client"
 CHART_REPOSITORY = "https://cloudnative-pg.github.io/charts"
 CNPG_API_GROUP = "postgresql.cnpg.io"
 BARMAN_API_GROUP = "barmancloud.cnpg.io"
@@ -29,6 +20,9 @@ CERT_MANAGER_API_GROUP = "cert-manager.io"
 
 @dataclass(frozen=True)
 class PostgresClusterArgs:
+    """What to build (every object is named after `spec.name`, so clusters coexist; the operator
+    and plugin releases are cluster-wide: `settings.installOperator` in one of them only)."""
+
     spec: PostgresSpec
     # Installers of CRDs this component does not install itself: cert-manager's (the Barman Cloud
     # plugin's chart issues its certificates with it) and the Prometheus Operator's (PodMonitors).
@@ -44,7 +38,8 @@ class PostgresCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("teknofest:platform:PostgresCluster", name, None, opts)
         spec = args.spec
-        pg = spec.settings.postgres
+        pg = spec.settings
+        names = spec.names
         child = pulumi.ResourceOptions(parent=self)
         dependencies: list[pulumi.Resource] = []
         crds = args.crds
@@ -60,7 +55,7 @@ class PostgresCluster(pulumi.ComponentResource):
         dependencies.append(
             create(
                 secret_manifest(
-                    APP_SECRET,
+                    names.app_secret,
                     ns,
                     spec.labels,
                     {"username": pg.owner, "password": secret},
@@ -69,12 +64,12 @@ class PostgresCluster(pulumi.ComponentResource):
                 child,
             )
         )
-        credentials = spec.settings.backups.credentials
+        credentials = spec.backups.credentials
         if credentials is not None:
             dependencies.append(
                 create(
                     secret_manifest(
-                        S3_SECRET,
+                        names.s3_secret,
                         ns,
                         spec.labels,
                         {
@@ -94,16 +89,19 @@ class PostgresCluster(pulumi.ComponentResource):
         # What application pools read, through the poolers, never as plain config.
         create(
             secret_manifest(
-                CLIENT_SECRET, ns, spec.labels, {"url": self.url, "read-only-url": read_only_url, "password": secret}
+                names.client_secret,
+                ns,
+                spec.labels,
+                {"url": self.url, "read-only-url": read_only_url, "password": secret},
             ),
             child,
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=dependencies)
         for manifest in postgres_manifests(spec):
             create(manifest, after, crds)
-        self.client_secret_name = CLIENT_SECRET
-        self.rw_endpoint = f"{pooler_name('rw')}.{ns}.svc:5432"
-        self.ro_endpoint = f"{pooler_name('ro')}.{ns}.svc:5432"
+        self.client_secret_name = names.client_secret
+        self.rw_endpoint = f"{names.pooler('rw')}.{ns}.svc:5432"
+        self.ro_endpoint = f"{names.pooler('ro')}.{ns}.svc:5432"
         self.register_outputs({"rwEndpoint": self.rw_endpoint, "roEndpoint": self.ro_endpoint})
 
     def _operators(

@@ -8,7 +8,6 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import (
-    BackingServiceSpec,
     client_egress_policies,
     container_resources,
     metadata,
@@ -16,11 +15,8 @@ from components.common.kubernetes.manifests import (
 )
 from components.postgres.parameters import tuned_parameters
 from components.postgres.pgbouncer import pgbouncer_parameters
+from components.postgres.settings import Backups, Postgres
 
-CLUSTER = "postgres"
-APP_SECRET = "postgres-app"
-S3_SECRET = "postgres-backup-s3"
-OBJECT_STORE = "postgres-backups"
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 OPERATOR_NAMESPACE = "cnpg-system"
 # CloudNativePG's own labels on the pods it creates.
@@ -28,30 +24,82 @@ CLUSTER_LABEL = "cnpg.io/cluster"
 POOLER_LABEL = "cnpg.io/poolerName"
 
 
-def pooler_name(kind: str) -> str:
-    return f"{CLUSTER}-pooler-{kind}"
+def pooler_name(kind: str, cluster: str = "postgres") -> str:
+    """The Pooler (and its Service) of one kind, "rw" or "ro", of the cluster named `cluster`."""
+    return f"{cluster}-pooler-{kind}"
 
 
 @dataclass(frozen=True)
-class PostgresSpec(BackingServiceSpec):
+class PostgresNames:
+    """The names of one cluster's objects, all derived from the instance name."""
+
+    instance: str = "postgres"
+
+    @property
+    def cluster(self) -> str:
+        return self.instance
+
+    @property
+    def app_secret(self) -> str:
+        """The owner's credentials (basic-auth), which CloudNativePG sets on the database."""
+        return f"{self.instance}-app"
+
+    @property
+    def client_secret(self) -> str:
+        """What clients are given: the URLs through the poolers."""
+        return f"{self.instance}-client"
+
+    @property
+    def s3_secret(self) -> str:
+        return f"{self.instance}-backup-s3"
+
+    @property
+    def object_store(self) -> str:
+        return f"{self.instance}-backups"
+
+    def pooler(self, kind: str) -> str:
+        return pooler_name(kind, self.instance)
+
+
+@dataclass(frozen=True)
+class PostgresSpec:
+    """What one CloudNativePG cluster with its poolers and backups is built from."""
+
+    # This capability's own settings: instances, sizes, pooling, and where backups go.
+    settings: Postgres
+    backups: Backups
+    namespace: str
+    environment: str
+    image: str
+    # The pools that use it (name -> pod selector): the poolers admit exactly those.
+    clients: tuple[tuple[str, dict[str, str]], ...] = ()
+    # Prometheus's namespace, admitted to the exporters; None: no monitoring, no PodMonitors.
+    monitoring_namespace: str | None = None
+    # The instance name every object's name derives from.
+    name: str = "postgres"
+
+    @property
+    def names(self) -> PostgresNames:
+        return PostgresNames(self.name)
+
     @property
     def labels(self) -> dict[str, str]:
-        return lbl.standard_labels(CLUSTER, "database", self.settings.environment, self.settings.images.postgres)
+        return lbl.standard_labels(self.name, "database", self.environment, self.image)
 
     @property
     def server_name(self) -> str:
         """Where this cluster writes its backups: a recovered cluster must not write over its source."""
-        recovery = self.settings.backups.recovery
-        return f"{CLUSTER}-recovered" if recovery else CLUSTER
+        return f"{self.name}-recovered" if self.backups.recovery else self.name
 
 
 def postgres_manifests(spec: PostgresSpec) -> list[dict[str, Any]]:
     objects = [cluster(spec), pooler(spec, "rw"), pooler(spec, "ro")]
-    if spec.settings.backups.destination_path:
+    if spec.backups.destination_path:
         objects += [object_store(spec), scheduled_backup(spec)]
-    if spec.settings.monitoring.enabled:
-        objects += [pod_monitor(spec, CLUSTER, {CLUSTER_LABEL: CLUSTER})]
-        objects += [pod_monitor(spec, pooler_name(k), {POOLER_LABEL: pooler_name(k)}) for k in ("rw", "ro")]
+    if spec.monitoring_namespace:
+        n = spec.names
+        objects += [pod_monitor(spec, n.cluster, {CLUSTER_LABEL: n.cluster})]
+        objects += [pod_monitor(spec, n.pooler(k), {POOLER_LABEL: n.pooler(k)}) for k in ("rw", "ro")]
     objects += network_policies(spec)
     return objects
 
@@ -65,7 +113,7 @@ def _synchronous(mode: str) -> dict[str, Any] | None:
 
 
 def cluster(spec: PostgresSpec) -> dict[str, Any]:
-    s, pg = spec.settings, spec.settings.postgres
+    pg = spec.settings
     postgresql: dict[str, Any] = {"parameters": tuned_parameters(pg)}
     synchronous = _synchronous(pg.synchronous)
     if synchronous and pg.instances > 1:
@@ -76,7 +124,7 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
         storage["storageClass"] = wal_storage["storageClass"] = pg.storage_class
     body: dict[str, Any] = {
         "instances": pg.instances,
-        "imageName": s.images.postgres,
+        "imageName": spec.image,
         "primaryUpdateStrategy": "unsupervised",
         "primaryUpdateMethod": "switchover",
         "enableSuperuserAccess": False,
@@ -86,7 +134,7 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
         "resources": container_resources(pg.resources),
         "affinity": {
             "enablePodAntiAffinity": True,
-            "podAntiAffinityType": "required" if s.environment == "production" else "preferred",
+            "podAntiAffinityType": "required" if spec.environment == "production" else "preferred",
             "topologyKey": "kubernetes.io/hostname"
             if pg.anti_affinity_topology == "hostname"
             else "topology.kubernetes.io/zone",
@@ -96,7 +144,7 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
         "replicationSlots": {"highAvailability": {"enabled": True}},
         "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": lbl.PART_OF}},
     }
-    backups = s.backups
+    backups = spec.backups
     if backups.service_account_annotations:
         # The Barman Cloud sidecar runs in the instance pods: their service account carries the
         # cloud identity (IRSA, GKE Workload Identity) that keyless backups use.
@@ -106,7 +154,7 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
             {
                 "name": BARMAN_PLUGIN,
                 "isWALArchiver": True,
-                "parameters": {"barmanObjectName": OBJECT_STORE, "serverName": spec.server_name},
+                "parameters": {"barmanObjectName": spec.names.object_store, "serverName": spec.server_name},
             }
         ]
     if backups.recovery is not None:
@@ -114,7 +162,7 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
             "source": "origin",
             "database": pg.database,
             "owner": pg.owner,
-            "secret": {"name": APP_SECRET},
+            "secret": {"name": spec.names.app_secret},
         }
         if backups.recovery.target_time:
             recovery["recoveryTarget"] = {"targetTime": backups.recovery.target_time}
@@ -124,30 +172,35 @@ def cluster(spec: PostgresSpec) -> dict[str, Any]:
                 "name": "origin",
                 "plugin": {
                     "name": BARMAN_PLUGIN,
-                    "parameters": {"barmanObjectName": OBJECT_STORE, "serverName": backups.recovery.source_server_name},
+                    "parameters": {
+                        "barmanObjectName": spec.names.object_store,
+                        "serverName": backups.recovery.source_server_name,
+                    },
                 },
             }
         ]
     else:
-        body["bootstrap"] = {"initdb": {"database": pg.database, "owner": pg.owner, "secret": {"name": APP_SECRET}}}
+        body["bootstrap"] = {
+            "initdb": {"database": pg.database, "owner": pg.owner, "secret": {"name": spec.names.app_secret}}
+        }
     return {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
-        "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+        "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": body,
     }
 
 
 def pooler(spec: PostgresSpec, kind: str) -> dict[str, Any]:
-    pg = spec.settings.postgres
-    name = pooler_name(kind)
+    pg = spec.settings
+    name = spec.names.pooler(kind)
     term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {POOLER_LABEL: name}}}
     return {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Pooler",
         "metadata": metadata(name, spec.namespace, spec.labels),
         "spec": {
-            "cluster": {"name": CLUSTER},
+            "cluster": {"name": spec.name},
             "instances": pg.pooler_instances,
             "type": kind,
             "pgbouncer": {"poolMode": "transaction", "parameters": pgbouncer_parameters(pg)},
@@ -177,7 +230,7 @@ def _keyless_credentials(destination: str) -> dict[str, Any]:
 
 
 def object_store(spec: PostgresSpec) -> dict[str, Any]:
-    b = spec.settings.backups
+    b = spec.backups
     configuration: dict[str, Any] = {
         "destinationPath": b.destination_path,
         "wal": {"compression": "gzip", "maxParallel": 4},
@@ -187,8 +240,8 @@ def object_store(spec: PostgresSpec) -> dict[str, Any]:
         configuration["endpointURL"] = b.endpoint_url
     if b.credentials is not None:
         configuration["s3Credentials"] = {
-            "accessKeyId": {"name": S3_SECRET, "key": "ACCESS_KEY_ID"},
-            "secretAccessKey": {"name": S3_SECRET, "key": "ACCESS_SECRET_KEY"},
+            "accessKeyId": {"name": spec.names.s3_secret, "key": "ACCESS_KEY_ID"},
+            "secretAccessKey": {"name": spec.names.s3_secret, "key": "ACCESS_SECRET_KEY"},
         }
     else:
         # No keys in config: the instances' service account gets access from the cloud
@@ -197,7 +250,7 @@ def object_store(spec: PostgresSpec) -> dict[str, Any]:
     return {
         "apiVersion": "barmancloud.cnpg.io/v1",
         "kind": "ObjectStore",
-        "metadata": metadata(OBJECT_STORE, spec.namespace, spec.labels),
+        "metadata": metadata(spec.names.object_store, spec.namespace, spec.labels),
         "spec": {"retentionPolicy": b.retention, "configuration": configuration},
     }
 
@@ -206,10 +259,10 @@ def scheduled_backup(spec: PostgresSpec) -> dict[str, Any]:
     return {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "ScheduledBackup",
-        "metadata": metadata(f"{CLUSTER}-daily", spec.namespace, spec.labels),
+        "metadata": metadata(f"{spec.name}-daily", spec.namespace, spec.labels),
         "spec": {
-            "schedule": spec.settings.backups.schedule,
-            "cluster": {"name": CLUSTER},
+            "schedule": spec.backups.schedule,
+            "cluster": {"name": spec.name},
             "method": "plugin",
             "pluginConfiguration": {"name": BARMAN_PLUGIN},
             "backupOwnerReference": "self",
@@ -251,10 +304,10 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
             "spec": body,
         }
 
-    instances = {"podSelector": {"matchLabels": {CLUSTER_LABEL: CLUSTER}}}
-    poolers = [{"podSelector": {"matchLabels": {POOLER_LABEL: pooler_name(k)}}} for k in ("rw", "ro")]
+    instances = {"podSelector": {"matchLabels": {CLUSTER_LABEL: spec.name}}}
+    poolers = [{"podSelector": {"matchLabels": {POOLER_LABEL: spec.names.pooler(k)}}} for k in ("rw", "ro")]
     clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
-    scrapers = [namespace_peer(spec.settings.monitoring.namespace)] if spec.settings.monitoring.enabled else []
+    scrapers = [namespace_peer(spec.monitoring_namespace)] if spec.monitoring_namespace else []
     pg_port, status_port, metrics_port = 5432, 8000, 9187
     tcp = [{"port": pg_port, "protocol": "TCP"}]
     # CloudNativePG's instance manager (in instances and poolers) watches the Kubernetes API, and
@@ -268,8 +321,8 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
         # Instances: the poolers and the other instances (replication) connect; the operator asks
         # each instance's status endpoint; Prometheus scrapes.
         policy(
-            f"{CLUSTER}-instances",
-            {CLUSTER_LABEL: CLUSTER},
+            f"{spec.name}-instances",
+            {CLUSTER_LABEL: spec.name},
             [
                 {"from": [instances, *poolers], "ports": tcp},
                 {"from": [namespace_peer(OPERATOR_NAMESPACE)], "ports": [{"port": status_port, "protocol": "TCP"}]},
@@ -279,8 +332,8 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
         ),
         *[
             policy(
-                pooler_name(k),
-                {POOLER_LABEL: pooler_name(k)},
+                spec.names.pooler(k),
+                {POOLER_LABEL: spec.names.pooler(k)},
                 [
                     {"from": clients, "ports": tcp},
                     *([{"from": scrapers, "ports": [{"port": 9127, "protocol": "TCP"}]}] if scrapers else []),
@@ -291,11 +344,11 @@ def network_policies(spec: PostgresSpec) -> list[dict[str, Any]]:
         ],
     ]
     return objects + client_egress_policies(
-        spec.clients, "postgres", spec.namespace, spec.labels, [{"to": poolers, "ports": tcp}]
+        spec.clients, spec.name, spec.namespace, spec.labels, [{"to": poolers, "ports": tcp}]
     )
 
 
 def database_url(spec: PostgresSpec, password: str, kind: str = "rw") -> str:
-    pg = spec.settings.postgres
-    host = f"{pooler_name(kind)}.{spec.namespace}.svc"
+    pg = spec.settings
+    host = f"{spec.names.pooler(kind)}.{spec.namespace}.svc"
     return f"postgresql://{pg.owner}:{password}@{host}:5432/{pg.database}"

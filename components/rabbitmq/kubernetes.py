@@ -14,9 +14,6 @@ from components.rabbitmq.manifests import (
     ADMIN_USER,
     AMQP_PORT,
     APP_USER,
-    CLIENT_SECRET,
-    DEFAULT_USER_SECRET,
-    DEFINITIONS_SECRET,
     MANAGEMENT_PORT,
     RabbitmqSpec,
     amqp_url,
@@ -55,7 +52,7 @@ class RabbitmqBroker(pulumi.ComponentResource):
         # no pod of the platform is given.
         default_user = create(
             secret_manifest(
-                DEFAULT_USER_SECRET,
+                spec.names.default_user_secret,
                 spec.namespace,
                 spec.labels,
                 {
@@ -73,12 +70,12 @@ class RabbitmqBroker(pulumi.ComponentResource):
             child,
         )
         client = create(
-            secret_manifest(CLIENT_SECRET, spec.namespace, spec.labels, {"url": self.url}),
+            secret_manifest(spec.names.client_secret, spec.namespace, spec.labels, {"url": self.url}),
             child,
         )
         definitions = create(
             secret_manifest(
-                DEFINITIONS_SECRET,
+                spec.names.definitions_secret,
                 spec.namespace,
                 spec.labels,
                 {
@@ -91,7 +88,7 @@ class RabbitmqBroker(pulumi.ComponentResource):
             ),
             child,
         )
-        rabbitmq = spec.settings.rabbitmq
+        rabbitmq = spec.settings
         crds = args.crds
         if rabbitmq.install_operator:
             operator = k8s.yaml.v2.ConfigFile(
@@ -103,7 +100,7 @@ class RabbitmqBroker(pulumi.ComponentResource):
         after = pulumi.ResourceOptions(parent=self, depends_on=[default_user, client, definitions])
         for manifest in rabbitmq_manifests(spec):
             create(manifest, after, crds)
-        self.client_secret_name = CLIENT_SECRET
+        self.client_secret_name = spec.names.client_secret
         self.amqp_endpoint = f"{spec.host}:{AMQP_PORT}"
         self.management_endpoint = f"http://{spec.host}:{MANAGEMENT_PORT}"
         self.register_outputs({"amqpEndpoint": self.amqp_endpoint, "managementEndpoint": self.management_endpoint})

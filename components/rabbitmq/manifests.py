@@ -10,7 +10,6 @@ from typing import Any
 
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import (
-    BackingServiceSpec,
     client_egress_policies,
     container_resources,
     metadata,
@@ -19,39 +18,90 @@ from components.common.kubernetes.manifests import (
     tcp,
 )
 from components.common.quantities import memory_bytes
+from components.rabbitmq.settings import Rabbitmq
 
-CLUSTER = "rabbitmq"
-DEFAULT_USER_SECRET = "rabbitmq-default-user"
-CLIENT_SECRET = "rabbitmq-client"
-DEFINITIONS_SECRET = "rabbitmq-definitions"
 DEFINITIONS_DIR = "/etc/rabbitmq/definitions"
 # The application's user and virtual host: no tags (no management, no administration), every
 # permission on its own vhost and none elsewhere. The operator's default user administers.
 APP_USER = "teknofest"
 ADMIN_USER = "teknofest-admin"
 VHOST = "teknofest"
-TRIGGER_AUTH = "rabbitmq-keda"
 OPERATOR_NAMESPACE = "rabbitmq-system"
 AMQP_PORT = 5672
 PROMETHEUS_PORT = 15692
 MANAGEMENT_PORT = 15672
-# The operator labels the broker's pods and Services with the cluster's name.
-POD_SELECTOR = {"app.kubernetes.io/name": CLUSTER}
 
 
 @dataclass(frozen=True)
-class RabbitmqSpec(BackingServiceSpec):
+class RabbitmqNames:
+    """The names of one broker's objects, all derived from the instance name."""
+
+    instance: str = "rabbitmq"
+
+    @property
+    def cluster(self) -> str:
+        return self.instance
+
+    @property
+    def default_user_secret(self) -> str:
+        """The operator's administrator, whom no pod of the platform is given."""
+        return f"{self.instance}-default-user"
+
+    @property
+    def client_secret(self) -> str:
+        """What clients are given: the application user's AMQP URL."""
+        return f"{self.instance}-client"
+
+    @property
+    def definitions_secret(self) -> str:
+        return f"{self.instance}-definitions"
+
+    @property
+    def trigger_authentication(self) -> str:
+        """KEDA's TriggerAuthentication, which reads the client Secret's URL."""
+        return f"{self.instance}-keda"
+
+
+@dataclass(frozen=True)
+class RabbitmqSpec:
+    """What one RabbitMQ cluster (operator-managed) is built from."""
+
+    # This capability's own settings: replicas, sizes, watermarks, TLS.
+    settings: Rabbitmq
+    namespace: str
+    environment: str
+    image: str
+    # The pools that use it (name -> pod selector): its NetworkPolicy admits exactly those.
+    clients: tuple[tuple[str, dict[str, str]], ...] = ()
+    # Where KEDA's operator runs (it reads queue lengths over AMQP), admitted to AMQP; None: not admitted.
+    keda_namespace: str | None = None
+    # A KEDA TriggerAuthentication for the pools' queue-length triggers.
+    keda_trigger_authentication: bool = False
+    # Prometheus's namespace, admitted to the broker's metrics; None: no monitoring, no ServiceMonitor.
+    monitoring_namespace: str | None = None
+    # The instance name every object's name derives from.
+    name: str = "rabbitmq"
+
+    @property
+    def names(self) -> RabbitmqNames:
+        return RabbitmqNames(self.name)
+
+    @property
+    def pod_selector(self) -> dict[str, str]:
+        # The operator labels the broker's pods and Services with the cluster's name.
+        return {"app.kubernetes.io/name": self.name}
+
     @property
     def labels(self) -> dict[str, str]:
-        return lbl.standard_labels(CLUSTER, "broker", self.settings.environment, self.settings.images.rabbitmq)
+        return lbl.standard_labels(self.name, "broker", self.environment, self.image)
 
     @property
     def host(self) -> str:
-        return f"{CLUSTER}.{self.namespace}.svc"
+        return f"{self.name}.{self.namespace}.svc"
 
 
 def additional_config(spec: RabbitmqSpec) -> str:
-    r = spec.settings.rabbitmq
+    r = spec.settings
     lines = [
         # Declared without an explicit type, queues are quorum queues: replicated, and safe on a node loss.
         "default_queue_type = quorum",
@@ -71,24 +121,24 @@ def additional_config(spec: RabbitmqSpec) -> str:
 
 
 def rabbitmq_cluster(spec: RabbitmqSpec) -> dict[str, Any]:
-    s, r = spec.settings, spec.settings.rabbitmq
+    r = spec.settings
     persistence: dict[str, Any] = {"storage": r.storage_size}
     if r.storage_class:
         persistence["storageClassName"] = r.storage_class
-    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": POD_SELECTOR}}
+    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": spec.pod_selector}}
     body: dict[str, Any] = {
         "replicas": r.replicas,
-        "image": s.images.rabbitmq,
+        "image": spec.image,
         "persistence": persistence,
         "resources": container_resources(r.resources),
         "affinity": {
             "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
-            if s.environment == "production"
+            if spec.environment == "production"
             else {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}
         },
         "rabbitmq": {"additionalConfig": additional_config(spec), "additionalPlugins": ["rabbitmq_prometheus"]},
         # Credentials come from a Secret the program generates, not from the operator.
-        "secretBackend": {"externalSecret": {"name": DEFAULT_USER_SECRET}},
+        "secretBackend": {"externalSecret": {"name": spec.names.default_user_secret}},
         "terminationGracePeriodSeconds": 604800 if r.replicas > 1 else 60,
         "override": {
             "statefulSet": {
@@ -107,7 +157,7 @@ def rabbitmq_cluster(spec: RabbitmqSpec) -> dict[str, Any]:
                                 {
                                     "name": "definitions",
                                     # Group-readable: the operator runs RabbitMQ as uid 999 with fsGroup 0.
-                                    "secret": {"secretName": DEFINITIONS_SECRET, "defaultMode": 0o440},
+                                    "secret": {"secretName": spec.names.definitions_secret, "defaultMode": 0o440},
                                 }
                             ],
                             "topologySpreadConstraints": [
@@ -115,7 +165,7 @@ def rabbitmq_cluster(spec: RabbitmqSpec) -> dict[str, Any]:
                                     "maxSkew": 1,
                                     "topologyKey": "topology.kubernetes.io/zone",
                                     "whenUnsatisfiable": "ScheduleAnyway",
-                                    "labelSelector": {"matchLabels": POD_SELECTOR},
+                                    "labelSelector": {"matchLabels": spec.pod_selector},
                                 }
                             ],
                         }
@@ -129,7 +179,7 @@ def rabbitmq_cluster(spec: RabbitmqSpec) -> dict[str, Any]:
     return {
         "apiVersion": "rabbitmq.com/v1beta1",
         "kind": "RabbitmqCluster",
-        "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+        "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": body,
     }
 
@@ -139,8 +189,8 @@ def trigger_authentication(spec: RabbitmqSpec) -> dict[str, Any]:
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
-        "metadata": metadata(TRIGGER_AUTH, spec.namespace, spec.labels),
-        "spec": {"secretTargetRef": [{"parameter": "host", "name": CLIENT_SECRET, "key": "url"}]},
+        "metadata": metadata(spec.names.trigger_authentication, spec.namespace, spec.labels),
+        "spec": {"secretTargetRef": [{"parameter": "host", "name": spec.names.client_secret, "key": "url"}]},
     }
 
 
@@ -150,9 +200,9 @@ def service_monitor(spec: RabbitmqSpec) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+        "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": {
-            "selector": {"matchLabels": POD_SELECTOR},
+            "selector": {"matchLabels": spec.pod_selector},
             "namespaceSelector": {"matchNames": [spec.namespace]},
             "endpoints": [
                 {"port": "prometheus", "path": "/metrics", "interval": "15s"},
@@ -168,11 +218,11 @@ def service_monitor(spec: RabbitmqSpec) -> dict[str, Any]:
 
 
 def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
-    brokers = {"podSelector": {"matchLabels": POD_SELECTOR}}
+    brokers = {"podSelector": {"matchLabels": spec.pod_selector}}
     # epmd, Erlang distribution, and the CLI tools' range.
     inter_node = [*tcp(4369, 25672), {"port": 35672, "endPort": 35682, "protocol": "TCP"}]
     clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
-    amqp_ports = (AMQP_PORT, 5671) if spec.settings.rabbitmq.tls_secret_name else (AMQP_PORT,)
+    amqp_ports = (AMQP_PORT, 5671) if spec.settings.tls_secret_name else (AMQP_PORT,)
     ingress = [
         {"from": clients, "ports": tcp(*amqp_ports)},
         # Erlang distribution and peer discovery between the nodes.
@@ -180,17 +230,17 @@ def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
         # The operator configures users and policies over the management API.
         {"from": [namespace_peer(OPERATOR_NAMESPACE)], "ports": tcp(MANAGEMENT_PORT)},
         # KEDA measures the Celery queues' lengths.
-        {"from": [namespace_peer(spec.settings.kubernetes.keda_namespace)], "ports": tcp(*amqp_ports)},
+        *([{"from": [namespace_peer(spec.keda_namespace)], "ports": tcp(*amqp_ports)}] if spec.keda_namespace else []),
     ]
-    if spec.settings.monitoring.enabled:
-        ingress.append({"from": [namespace_peer(spec.settings.monitoring.namespace)], "ports": tcp(PROMETHEUS_PORT)})
+    if spec.monitoring_namespace:
+        ingress.append({"from": [namespace_peer(spec.monitoring_namespace)], "ports": tcp(PROMETHEUS_PORT)})
     objects = [
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": metadata(CLUSTER, spec.namespace, spec.labels),
+            "metadata": metadata(spec.name, spec.namespace, spec.labels),
             "spec": {
-                "podSelector": {"matchLabels": POD_SELECTOR},
+                "podSelector": {"matchLabels": spec.pod_selector},
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": ingress,
                 "egress": [
@@ -212,13 +262,13 @@ def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
 def rabbitmq_manifests(spec: RabbitmqSpec) -> list[dict[str, Any]]:
     objects = [
         rabbitmq_cluster(spec),
-        pod_disruption_budget(CLUSTER, spec.namespace, spec.labels, POD_SELECTOR),
+        pod_disruption_budget(spec.name, spec.namespace, spec.labels, spec.pod_selector),
         *network_policies(spec),
     ]
     # Only KEDA reads it; without KEDA its CRD does not exist and the object could not be created.
-    if spec.settings.api.autoscaling.engine == "keda":
+    if spec.keda_trigger_authentication:
         objects.append(trigger_authentication(spec))
-    if spec.settings.monitoring.enabled:
+    if spec.monitoring_namespace:
         objects.append(service_monitor(spec))
     return objects
 

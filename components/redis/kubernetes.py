@@ -9,14 +9,14 @@ import pulumi_random as random
 
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
-from components.redis.manifests import AUTH_SECRET, MASTER_PROXY, SENTINEL, RedisSpec, acl_password_key, redis_manifests
+from components.redis.manifests import RedisSpec, acl_password_key, redis_manifests
 from components.redis.redis_config import ACL_USERS, APP_USER, MASTER_NAME
-
-CLIENT_SECRET = "redis-client"
 
 
 @dataclass(frozen=True)
 class RedisClusterArgs:
+    """What to build (every object is named after `spec.name`, so instances coexist)."""
+
     spec: RedisSpec
     # Installer of the ServiceMonitor's CRD (Prometheus Operator), where this program installs it.
     crds: CrdInstallers = NO_CRD_INSTALLERS
@@ -46,19 +46,20 @@ class RedisCluster(pulumi.ComponentResource):
         }
         password = acl_passwords[APP_USER.name]
         sentinel_password = random.RandomPassword(f"{name}-sentinel-password", length=40, special=False, opts=child)
-        labels = spec.labels("redis", "cache", spec.settings.images.redis)
+        names = spec.names
+        labels = spec.labels(names.redis, "cache", spec.image)
         ns = spec.namespace
-        self.master_endpoint = f"{MASTER_PROXY}.{ns}.svc:6379"
-        self.sentinel_endpoint = f"{SENTINEL}.{ns}.svc:26379"
+        self.master_endpoint = f"{names.master_proxy}.{ns}.svc:6379"
+        self.sentinel_endpoint = f"{names.sentinel}.{ns}.svc:26379"
         self.master_name = MASTER_NAME
-        self.client_secret_name = CLIENT_SECRET
+        self.client_secret_name = names.client_secret
         app = APP_USER.name
         self.url = pulumi.Output.secret(
             password.result.apply(lambda pw: f"redis://{app}:{pw}@{self.master_endpoint}/0")
         )
         auth = create(
             secret_manifest(
-                AUTH_SECRET,
+                names.auth_secret,
                 ns,
                 labels,
                 {
@@ -74,7 +75,7 @@ class RedisCluster(pulumi.ComponentResource):
         # What application pools read: URLs and the Sentinel coordinates, never plain config.
         client = create(
             secret_manifest(
-                CLIENT_SECRET,
+                names.client_secret,
                 ns,
                 labels,
                 {

@@ -9,7 +9,6 @@ from typing import Any
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import (
     POD_IP_ENV,
-    BackingServiceSpec,
     client_egress_policies,
     container_resources,
     metadata,
@@ -35,16 +34,8 @@ from components.redis.redis_config import (
     render_sentinel_conf,
     render_sentinel_start,
 )
-from stacks.settings import PlatformSettings
+from components.redis.settings import Redis
 
-REDIS = "redis"
-SENTINEL = "redis-sentinel"
-MASTER_PROXY = "redis-master"
-REDIS_HEADLESS = "redis-headless"
-SENTINEL_HEADLESS = "redis-sentinel-headless"
-CONFIG_MAP = "redis-config"
-PROXY_CONFIG_MAP = "redis-master-config"
-AUTH_SECRET = "redis-auth"
 CONFIG_DIR = "/etc/redis"
 RUNTIME_DIR = "/run/redis"
 # The official image runs Redis as the "redis" user, uid and gid 999.
@@ -53,8 +44,54 @@ HAPROXY_USER = 99
 EXPORTER_PORT = 9121
 
 
-def redis_inputs(settings: PlatformSettings) -> RedisInputs:
-    r = settings.redis
+@dataclass(frozen=True)
+class RedisNames:
+    """The names of one instance's objects, all derived from the instance name, so that two
+    instances coexist in one namespace."""
+
+    instance: str = "redis"
+
+    @property
+    def redis(self) -> str:
+        return self.instance
+
+    @property
+    def sentinel(self) -> str:
+        return f"{self.instance}-sentinel"
+
+    @property
+    def master_proxy(self) -> str:
+        """The "redis-master" endpoint that follows failover."""
+        return f"{self.instance}-master"
+
+    @property
+    def redis_headless(self) -> str:
+        return f"{self.instance}-headless"
+
+    @property
+    def sentinel_headless(self) -> str:
+        return f"{self.instance}-sentinel-headless"
+
+    @property
+    def config_map(self) -> str:
+        return f"{self.instance}-config"
+
+    @property
+    def proxy_config_map(self) -> str:
+        return f"{self.instance}-master-config"
+
+    @property
+    def auth_secret(self) -> str:
+        """The ACL users' and the Sentinels' passwords, read only by this instance's pods."""
+        return f"{self.instance}-auth"
+
+    @property
+    def client_secret(self) -> str:
+        """What clients are given: URLs, the application user's password, the Sentinels' password."""
+        return f"{self.instance}-client"
+
+
+def redis_inputs(r: Redis) -> RedisInputs:
     return RedisInputs(
         maxmemory_bytes=memory_bytes(r.maxmemory),
         maxmemory_policy=r.maxmemory_policy,
@@ -69,27 +106,51 @@ def redis_inputs(settings: PlatformSettings) -> RedisInputs:
 
 
 @dataclass(frozen=True)
-class RedisSpec(BackingServiceSpec):
+class RedisSpec:
+    """What one Redis instance (master, replicas, Sentinels, the master endpoint) is built from."""
+
+    # This capability's own settings: sizes, Sentinel timings, memory policy.
+    settings: Redis
+    namespace: str
+    environment: str
+    # Redis and Sentinel run the Redis image; the master endpoint runs HAProxy.
+    image: str
+    exporter_image: str
+    proxy_image: str
+    # The pools that use it (name -> pod selector): its NetworkPolicies admit exactly those.
+    clients: tuple[tuple[str, dict[str, str]], ...] = ()
+    cluster_domain: str = "cluster.local"
+    # Prometheus's namespace, admitted to the exporters; None: no monitoring, no ServiceMonitor.
+    monitoring_namespace: str | None = None
+    # The instance name every object's name derives from.
+    name: str = "redis"
+
+    @property
+    def names(self) -> RedisNames:
+        return RedisNames(self.name)
+
     @property
     def instances(self) -> int:
-        return 1 + self.settings.redis.replicas
+        return 1 + self.settings.replicas
 
     def fqdn(self, pod: str, service: str) -> str:
-        return f"{pod}.{service}.{self.namespace}.svc.{self.settings.kubernetes.cluster_domain}"
+        return f"{pod}.{service}.{self.namespace}.svc.{self.cluster_domain}"
 
     def labels(self, name: str, component: str, image: str) -> dict[str, str]:
-        return lbl.standard_labels(name, component, self.settings.environment, image)
+        return lbl.standard_labels(name, component, self.environment, image)
 
     @property
     def sentinel_addresses(self) -> str:
         port = redis_inputs(self.settings).sentinel_port
+        n = self.names
         return " ".join(
-            f"{self.fqdn(f'{SENTINEL}-{i}', SENTINEL_HEADLESS)}:{port}" for i in range(self.settings.redis.sentinels)
+            f"{self.fqdn(f'{n.sentinel}-{i}', n.sentinel_headless)}:{port}" for i in range(self.settings.sentinels)
         )
 
     @property
     def bootstrap_master(self) -> str:
-        return f"{self.fqdn(f'{REDIS}-0', REDIS_HEADLESS)}:{redis_inputs(self.settings).port}"
+        n = self.names
+        return f"{self.fqdn(f'{n.redis}-0', n.redis_headless)}:{redis_inputs(self.settings).port}"
 
 
 def config_files(spec: RedisSpec) -> dict[str, str]:
@@ -103,59 +164,68 @@ def config_files(spec: RedisSpec) -> dict[str, str]:
 
 
 def master_proxy_config(spec: RedisSpec) -> str:
+    n = spec.names
     port = redis_inputs(spec.settings).port
-    servers = tuple((f"{REDIS}-{i}", spec.fqdn(f"{REDIS}-{i}", REDIS_HEADLESS), port) for i in range(spec.instances))
+    servers = tuple(
+        (f"{n.redis}-{i}", spec.fqdn(f"{n.redis}-{i}", n.redis_headless), port) for i in range(spec.instances)
+    )
     return render_redis_master_cfg(
         RedisMasterInputs(servers=servers, check_user=MONITOR_USER.name, password_env=MONITOR_USER.password_env)
     )
 
 
 def redis_manifests(spec: RedisSpec) -> list[dict[str, Any]]:
-    s = spec.settings
+    n = spec.names
     files = config_files(spec)
-    redis_labels = spec.labels(REDIS, "cache", s.images.redis)
-    sentinel_labels = spec.labels(SENTINEL, "cache-sentinel", s.images.redis)
-    proxy_labels = spec.labels(MASTER_PROXY, "cache-endpoint", s.images.haproxy)
-    monitoring = s.monitoring.namespace if s.monitoring.enabled else None
+    redis_labels = spec.labels(n.redis, "cache", spec.image)
+    sentinel_labels = spec.labels(n.sentinel, "cache-sentinel", spec.image)
+    proxy_labels = spec.labels(n.master_proxy, "cache-endpoint", spec.proxy_image)
+    monitoring = spec.monitoring_namespace
     objects: list[dict[str, Any]] = [
-        service_account(REDIS, spec.namespace, redis_labels),
-        rendered_config_map(CONFIG_MAP, spec.namespace, redis_labels, files, "redis"),
+        service_account(n.redis, spec.namespace, redis_labels),
+        rendered_config_map(n.config_map, spec.namespace, redis_labels, files, spec.name),
         rendered_config_map(
-            PROXY_CONFIG_MAP, spec.namespace, proxy_labels, {"haproxy.cfg": master_proxy_config(spec)}, "redis_master"
+            n.proxy_config_map,
+            spec.namespace,
+            proxy_labels,
+            {"haproxy.cfg": master_proxy_config(spec)},
+            f"{spec.name}_master",
         ),
-        _headless(REDIS_HEADLESS, spec.namespace, redis_labels, lbl.selector_labels(REDIS), "redis", 6379),
-        _headless(SENTINEL_HEADLESS, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
-        _service(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL), "sentinel", 26379),
-        _service(MASTER_PROXY, spec.namespace, proxy_labels, lbl.selector_labels(MASTER_PROXY), "redis", 6379),
+        _headless(n.redis_headless, spec.namespace, redis_labels, lbl.selector_labels(n.redis), "redis", 6379),
+        _headless(
+            n.sentinel_headless, spec.namespace, sentinel_labels, lbl.selector_labels(n.sentinel), "sentinel", 26379
+        ),
+        _service(n.sentinel, spec.namespace, sentinel_labels, lbl.selector_labels(n.sentinel), "sentinel", 26379),
+        _service(n.master_proxy, spec.namespace, proxy_labels, lbl.selector_labels(n.master_proxy), "redis", 6379),
         _service(
-            f"{REDIS}-metrics",
+            f"{n.redis}-metrics",
             spec.namespace,
             {**redis_labels, lbl.METRICS_SERVICE: "true"},
-            lbl.selector_labels(REDIS),
+            lbl.selector_labels(n.redis),
             "metrics",
             EXPORTER_PORT,
         ),
         _redis_stateful_set(spec, files, redis_labels),
         _sentinel_stateful_set(spec, files, sentinel_labels),
         _master_proxy_deployment(spec, proxy_labels),
-        pod_disruption_budget(REDIS, spec.namespace, redis_labels, lbl.selector_labels(REDIS)),
-        pod_disruption_budget(SENTINEL, spec.namespace, sentinel_labels, lbl.selector_labels(SENTINEL)),
-        pod_disruption_budget(MASTER_PROXY, spec.namespace, proxy_labels, lbl.selector_labels(MASTER_PROXY)),
+        pod_disruption_budget(n.redis, spec.namespace, redis_labels, lbl.selector_labels(n.redis)),
+        pod_disruption_budget(n.sentinel, spec.namespace, sentinel_labels, lbl.selector_labels(n.sentinel)),
+        pod_disruption_budget(n.master_proxy, spec.namespace, proxy_labels, lbl.selector_labels(n.master_proxy)),
         *_network_policies(spec, redis_labels, monitoring),
         *client_egress_policies(
             spec.clients,
-            "redis",
+            n.redis,
             spec.namespace,
-            lbl.standard_labels(REDIS, "cache", s.environment),
+            lbl.standard_labels(n.redis, "cache", spec.environment),
             [
-                {"to": [{"podSelector": {"matchLabels": lbl.selector_labels(MASTER_PROXY)}}], "ports": [tcp(6379)]},
-                {"to": [{"podSelector": {"matchLabels": lbl.selector_labels(SENTINEL)}}], "ports": [tcp(26379)]},
+                {"to": [{"podSelector": {"matchLabels": lbl.selector_labels(n.master_proxy)}}], "ports": [tcp(6379)]},
+                {"to": [{"podSelector": {"matchLabels": lbl.selector_labels(n.sentinel)}}], "ports": [tcp(26379)]},
             ],
         ),
     ]
     if monitoring:
         objects.append(
-            service_monitor(REDIS, spec.namespace, redis_labels, lbl.selector_labels(REDIS), "metrics", "/metrics")
+            service_monitor(n.redis, spec.namespace, redis_labels, lbl.selector_labels(n.redis), "metrics", "/metrics")
         )
     return objects
 
@@ -196,8 +266,9 @@ def _checksum(*texts: str) -> str:
     return hashlib.sha256("\n".join(texts).encode()).hexdigest()
 
 
-def _secret_env(name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": key}}}
+def _secret_env(spec: RedisSpec, name: str, key: str) -> dict[str, Any]:
+    n = spec.names
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": n.auth_secret, "key": key}}}
 
 
 def acl_password_key(user: AclUser) -> str:
@@ -207,8 +278,8 @@ def acl_password_key(user: AclUser) -> str:
     return "redis-password" if user.name == "app" else f"redis-{user.name}-password"
 
 
-def _acl_env(user: AclUser) -> dict[str, Any]:
-    return _secret_env(user.password_env, acl_password_key(user))
+def _acl_env(spec: RedisSpec, user: AclUser) -> dict[str, Any]:
+    return _secret_env(spec, user.password_env, acl_password_key(user))
 
 
 # Redis's own health: the monitor user, which can only ping and read server state.
@@ -220,7 +291,7 @@ _PING_REDIS = (
 def _script_env(spec: RedisSpec, headless: str, users: tuple[AclUser, ...]) -> list[dict[str, Any]]:
     """What a start-up script needs: where everything is, the Sentinels' password (it asks them for
     the master) and the passwords of the ACL users it writes or signs in as."""
-    domain = f"{headless}.{spec.namespace}.svc.{spec.settings.kubernetes.cluster_domain}"
+    domain = f"{headless}.{spec.namespace}.svc.{spec.cluster_domain}"
     return [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "ANNOUNCE_HOST", "value": f"$(POD_NAME).{domain}"},
@@ -228,8 +299,8 @@ def _script_env(spec: RedisSpec, headless: str, users: tuple[AclUser, ...]) -> l
         {"name": "BOOTSTRAP_MASTER", "value": spec.bootstrap_master},
         {"name": "CONFIG_DIR", "value": CONFIG_DIR},
         {"name": "RUNTIME_DIR", "value": RUNTIME_DIR},
-        *(_acl_env(user) for user in users),
-        _secret_env("SENTINEL_PASSWORD", "sentinel-password"),
+        *(_acl_env(spec, user) for user in users),
+        _secret_env(spec, "SENTINEL_PASSWORD", "sentinel-password"),
     ]
 
 
@@ -245,9 +316,10 @@ def _exec_probe(command: str, period: int, failures: int) -> dict[str, Any]:
 def _pod_spec(
     spec: RedisSpec, name: str, containers: list[dict[str, Any]], volumes: list[dict[str, Any]], user: int
 ) -> dict[str, Any]:
+    n = spec.names
     selector = lbl.selector_labels(name)
     term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": selector}}
-    production = spec.settings.environment == "production"
+    production = spec.environment == "production"
     affinity = (
         {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
         if production
@@ -258,7 +330,7 @@ def _pod_spec(
         }
     )
     return {
-        "serviceAccountName": REDIS,
+        "serviceAccountName": n.redis,
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(user, user),
         "terminationGracePeriodSeconds": 30,
@@ -269,9 +341,10 @@ def _pod_spec(
     }
 
 
-def _config_volumes() -> list[dict[str, Any]]:
+def _config_volumes(spec: RedisSpec) -> list[dict[str, Any]]:
+    n = spec.names
     return [
-        {"name": "config", "configMap": {"name": CONFIG_MAP, "defaultMode": 0o444}},
+        {"name": "config", "configMap": {"name": n.config_map, "defaultMode": 0o444}},
         {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
     ]
 
@@ -284,16 +357,16 @@ def _config_mounts() -> list[dict[str, Any]]:
 
 
 def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
-    s = spec.settings
+    n = spec.names
     ping = _PING_REDIS
     redis_container = {
-        "name": REDIS,
-        "image": s.images.redis,
+        "name": n.redis,
+        "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["sh", f"{CONFIG_DIR}/redis-start.sh"],
-        "env": _script_env(spec, REDIS_HEADLESS, ACL_USERS),
+        "env": _script_env(spec, n.redis_headless, ACL_USERS),
         "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
-        "resources": container_resources(s.redis.resources),
+        "resources": container_resources(spec.settings.resources),
         "securityContext": container_security_context(),
         "volumeMounts": [*_config_mounts(), {"name": "data", "mountPath": "/data"}],
         "startupProbe": _exec_probe(ping, 5, 60),
@@ -302,12 +375,12 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
     }
     exporter = {
         "name": "exporter",
-        "image": s.images.redis_exporter,
+        "image": spec.exporter_image,
         "imagePullPolicy": "IfNotPresent",
         "env": [
             {"name": "REDIS_ADDR", "value": "redis://127.0.0.1:6379"},
             {"name": "REDIS_USER", "value": MONITOR_USER.name},
-            {**_acl_env(MONITOR_USER), "name": "REDIS_PASSWORD"},
+            {**_acl_env(spec, MONITOR_USER), "name": "REDIS_PASSWORD"},
             # The pod's own address, not every address (Kubernetes expands $(POD_IP)).
             POD_IP_ENV,
             {"name": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "value": f"$(POD_IP):{EXPORTER_PORT}"},
@@ -319,20 +392,20 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
         "readinessProbe": {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 10},
         "livenessProbe": {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 20},
     }
-    storage = volume_claim_spec(s.redis.storage_size, s.redis.storage_class)
+    storage = volume_claim_spec(spec.settings.storage_size, spec.settings.storage_class)
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(REDIS, spec.namespace, labels),
+        "metadata": metadata(n.redis, spec.namespace, labels),
         "spec": {
             "replicas": spec.instances,
-            "serviceName": REDIS_HEADLESS,
+            "serviceName": n.redis_headless,
             "podManagementPolicy": "OrderedReady",
             "updateStrategy": {"type": "RollingUpdate"},
-            "selector": {"matchLabels": lbl.selector_labels(REDIS)},
+            "selector": {"matchLabels": lbl.selector_labels(n.redis)},
             "template": {
                 "metadata": {"labels": labels, "annotations": {"checksum/config": _checksum(*files.values())}},
-                "spec": _pod_spec(spec, REDIS, [redis_container, exporter], _config_volumes(), REDIS_USER),
+                "spec": _pod_spec(spec, n.redis, [redis_container, exporter], _config_volumes(spec), REDIS_USER),
             },
             "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": labels}, "spec": storage}],
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
@@ -341,14 +414,14 @@ def _redis_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str
 
 
 def _sentinel_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
-    s = spec.settings
+    n = spec.names
     ping = 'REDISCLI_AUTH="$SENTINEL_PASSWORD" redis-cli -p 26379 ping | grep -q PONG'
     container = {
         "name": "sentinel",
-        "image": s.images.redis,
+        "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["sh", f"{CONFIG_DIR}/sentinel-start.sh"],
-        "env": _script_env(spec, SENTINEL_HEADLESS, (SENTINEL_USER,)),
+        "env": _script_env(spec, n.sentinel_headless, (SENTINEL_USER,)),
         "ports": [{"name": "sentinel", "containerPort": 26379, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
         "securityContext": container_security_context(),
@@ -359,29 +432,29 @@ def _sentinel_stateful_set(spec: RedisSpec, files: dict[str, str], labels: dict[
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(SENTINEL, spec.namespace, labels),
+        "metadata": metadata(n.sentinel, spec.namespace, labels),
         "spec": {
-            "replicas": s.redis.sentinels,
-            "serviceName": SENTINEL_HEADLESS,
+            "replicas": spec.settings.sentinels,
+            "serviceName": n.sentinel_headless,
             "podManagementPolicy": "Parallel",
-            "selector": {"matchLabels": lbl.selector_labels(SENTINEL)},
+            "selector": {"matchLabels": lbl.selector_labels(n.sentinel)},
             "template": {
                 "metadata": {"labels": labels, "annotations": {"checksum/config": _checksum(*files.values())}},
-                "spec": _pod_spec(spec, SENTINEL, [container], _config_volumes(), REDIS_USER),
+                "spec": _pod_spec(spec, n.sentinel, [container], _config_volumes(spec), REDIS_USER),
             },
         },
     }
 
 
 def _master_proxy_deployment(spec: RedisSpec, labels: dict[str, str]) -> dict[str, Any]:
-    s = spec.settings
+    n = spec.names
     health = {"httpGet": {"path": "/healthz", "port": "stats"}, "periodSeconds": 5, "timeoutSeconds": 2}
     container = {
         "name": "haproxy",
-        "image": s.images.haproxy,
+        "image": spec.proxy_image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
-        "env": [_acl_env(MONITOR_USER)],
+        "env": [_acl_env(spec, MONITOR_USER)],
         "ports": [
             {"name": "redis", "containerPort": 6379, "protocol": "TCP"},
             {"name": "stats", "containerPort": 8404, "protocol": "TCP"},
@@ -394,18 +467,18 @@ def _master_proxy_deployment(spec: RedisSpec, labels: dict[str, str]) -> dict[st
     }
     pod = _pod_spec(
         spec,
-        MASTER_PROXY,
+        n.master_proxy,
         [container],
-        [{"name": "config", "configMap": {"name": PROXY_CONFIG_MAP, "defaultMode": 0o444}}],
+        [{"name": "config", "configMap": {"name": n.proxy_config_map, "defaultMode": 0o444}}],
         HAPROXY_USER,
     )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(MASTER_PROXY, spec.namespace, labels),
+        "metadata": metadata(n.master_proxy, spec.namespace, labels),
         "spec": {
-            "replicas": 2 if s.environment != "dev" else 1,
-            "selector": {"matchLabels": lbl.selector_labels(MASTER_PROXY)},
+            "replicas": 2 if spec.environment != "dev" else 1,
+            "selector": {"matchLabels": lbl.selector_labels(n.master_proxy)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
                 "metadata": {
@@ -419,12 +492,14 @@ def _master_proxy_deployment(spec: RedisSpec, labels: dict[str, str]) -> dict[st
 
 
 def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str | None) -> list[dict[str, Any]]:
+    n = spec.names
+
     def pods(name: str) -> dict[str, Any]:
         return {"podSelector": {"matchLabels": lbl.selector_labels(name)}}
 
     clients = [{"podSelector": {"matchLabels": selector}} for _, selector in spec.clients]
     redis_ingress: list[dict[str, Any]] = [
-        {"from": [pods(REDIS), pods(SENTINEL), pods(MASTER_PROXY)], "ports": [tcp(6379)]},
+        {"from": [pods(n.redis), pods(n.sentinel), pods(n.master_proxy)], "ports": [tcp(6379)]},
     ]
     if monitoring:
         redis_ingress.append(
@@ -449,20 +524,20 @@ def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str |
 
     return [
         policy(
-            REDIS,
-            REDIS,
+            n.redis,
+            n.redis,
             redis_ingress,
-            [{"to": [pods(REDIS)], "ports": [tcp(6379)]}, {"to": [pods(SENTINEL)], "ports": [tcp(26379)]}],
+            [{"to": [pods(n.redis)], "ports": [tcp(6379)]}, {"to": [pods(n.sentinel)], "ports": [tcp(26379)]}],
         ),
         policy(
-            SENTINEL,
-            SENTINEL,
-            [{"from": [pods(SENTINEL), pods(REDIS), *clients], "ports": [tcp(26379)]}],
-            [{"to": [pods(REDIS)], "ports": [tcp(6379)]}, {"to": [pods(SENTINEL)], "ports": [tcp(26379)]}],
+            n.sentinel,
+            n.sentinel,
+            [{"from": [pods(n.sentinel), pods(n.redis), *clients], "ports": [tcp(26379)]}],
+            [{"to": [pods(n.redis)], "ports": [tcp(6379)]}, {"to": [pods(n.sentinel)], "ports": [tcp(26379)]}],
         ),
         policy(
-            MASTER_PROXY,
-            MASTER_PROXY,
+            n.master_proxy,
+            n.master_proxy,
             [{"from": clients, "ports": [tcp(6379)]}]
             + (
                 [
@@ -474,7 +549,7 @@ def _network_policies(spec: RedisSpec, labels: dict[str, str], monitoring: str |
                 if monitoring
                 else []
             ),
-            [{"to": [pods(REDIS)], "ports": [tcp(6379)]}],
+            [{"to": [pods(n.redis)], "ports": [tcp(6379)]}],
         ),
     ]
 

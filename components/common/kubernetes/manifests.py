@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
 from components.common.values import Resources
-from stacks.settings import PlatformSettings
 
 
 def metadata(
@@ -104,19 +102,6 @@ def client_egress_policies(
         }
         for client, selector in clients
     ]
-
-
-@dataclass(frozen=True)
-class BackingServiceSpec:
-    """What a backing service (database, cache, broker) is built from: the stack's settings and the
-    pools that use it (name -> pod selector), which its NetworkPolicies admit."""
-
-    settings: PlatformSettings
-    clients: tuple[tuple[str, dict[str, str]], ...]
-
-    @property
-    def namespace(self) -> str:
-        return self.settings.namespace
 
 
 def secret_manifest(
