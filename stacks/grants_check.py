@@ -19,6 +19,7 @@ import yaml
 from components.monitoring import elastic
 from components.rabbitmq import manifests as broker
 from stacks.instances import RABBITMQ
+from stacks.monitored import monitored_platform
 from stacks.settings import PlatformSettings
 from stacks.validate import Finding
 
@@ -100,7 +101,7 @@ def _covers(pattern: str, index: str) -> bool:
 
 
 def elasticsearch_grant_findings(settings: PlatformSettings, uses: list[IndexUse]) -> list[Finding]:
-    rows = elastic.index_access(settings)
+    rows = elastic.index_access(monitored_platform(settings))
     usernames = {user.username for user in elastic.USERS}
     findings = []
     for use in uses:

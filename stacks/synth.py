@@ -24,8 +24,9 @@ from stacks.diff import markdown_diff
 from stacks.errors import SettingsError
 from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
-from stacks.kubernetes_platform import platform_specs
+from stacks.kubernetes_specs import platform_specs
 from stacks.mock_engine import PROJECT_ROOT, run_program
+from stacks.monitored import monitored_platform
 from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
 from stacks.reachability import chart_network_policies, reachability_findings, scrape_talks
@@ -75,7 +76,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     folder = crds_dir()
     crds = CrdSchemas(folder) if folder.is_dir() else None
     findings, checked_by = validate_manifests(
-        manifest_set, settings.kubernetes.version, crds, exposed_metrics(settings)
+        manifest_set, settings.kubernetes.version, crds, exposed_metrics(monitored_platform(settings))
     )
     resource_plan = plan(render)
     # The order `pulumi up` will create things in: a custom resource before its CRD fails the run.

@@ -10,6 +10,7 @@ from typing import Any
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.settings import UiAccess
 from components.monitoring.stack_values import (
     ALERTMANAGER_PORT,
@@ -21,7 +22,6 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
 )
-from stacks.settings import PlatformSettings
 
 
 @dataclass(frozen=True)
@@ -103,27 +103,27 @@ UIS = (
 )
 
 
-def deployed_uis(settings: PlatformSettings) -> tuple[Ui, ...]:
-    return tuple(ui for ui in UIS if settings.monitoring.elasticsearch.enabled or not ui.requires_elasticsearch)
+def deployed_uis(platform: MonitoredPlatform) -> tuple[Ui, ...]:
+    return tuple(ui for ui in UIS if platform.monitoring.elasticsearch.enabled or not ui.requires_elasticsearch)
 
 
-def access_of(settings: PlatformSettings, ui: Ui) -> UiAccess:
-    access: UiAccess = getattr(settings.monitoring.access, ui.key)
+def access_of(platform: MonitoredPlatform, ui: Ui) -> UiAccess:
+    access: UiAccess = getattr(platform.monitoring.access, ui.key)
     return access
 
 
-def published(settings: PlatformSettings, key: str) -> bool:
+def published(platform: MonitoredPlatform, key: str) -> bool:
     """Whether the UI `key` has a public host (served through the edge)."""
-    return any(ui.key == key and access_of(settings, ui).host for ui in deployed_uis(settings))
+    return any(ui.key == key and access_of(platform, ui).host for ui in deployed_uis(platform))
 
 
-def ui_endpoints(settings: PlatformSettings) -> dict[str, dict[str, str]]:
+def ui_endpoints(platform: MonitoredPlatform) -> dict[str, dict[str, str]]:
     """Per UI: its URL, and the exact port-forward line when no host is set."""
-    ns = settings.monitoring.namespace
-    scheme = "https" if settings.tls.enabled else "http"
+    ns = platform.monitoring.namespace
+    scheme = "https" if platform.tls_enabled else "http"
     result: dict[str, dict[str, str]] = {}
-    for ui in deployed_uis(settings):
-        host = access_of(settings, ui).host
+    for ui in deployed_uis(platform):
+        host = access_of(platform, ui).host
         if host is not None:
             result[ui.key] = {"url": f"{scheme}://{host}/"}
         else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 # Multi-window, multi-burn-rate alerting (Google SRE workbook, ch. 5): page when 2 % of a 30-day
 # error budget burns in an hour, open a ticket when 10 % burns in six hours.
@@ -39,20 +39,20 @@ def _error_ratio(ns: str, window: str) -> str:
     )
 
 
-def recording_rules(settings: PlatformSettings) -> list[dict[str, str]]:
-    ns = settings.namespace
+def recording_rules(platform: MonitoredPlatform) -> list[dict[str, str]]:
+    ns = platform.namespace
     return [
         {"record": f"teknofest:api_error_ratio:rate{w}", "expr": _error_ratio(ns, w)} for w in ("5m", "30m", "1h", "6h")
     ]
 
 
-def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
-    ns = settings.namespace
-    m = settings.monitoring
+def alert_groups(platform: MonitoredPlatform) -> dict[str, list[Alert]]:
+    ns = platform.namespace
+    m = platform.monitoring
     budget = round(1 - m.availability_slo, 6)
-    redis_instances = 1 + settings.redis.replicas
-    rabbit = settings.rabbitmq.replicas
-    queue_limit = max(p.queue_length_target * p.max_replicas for p in settings.celery.pools.values())
+    redis_instances = 1 + platform.redis_replicas
+    rabbit = platform.rabbitmq_replicas
+    queue_limit = max(p.queue_length_target * p.max_replicas for p in platform.celery_pools.values())
     api = [
         Alert(
             "ApiErrorBudgetFastBurn",
@@ -259,11 +259,11 @@ def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
         ),
         Alert(
             "RedisSentinelQuorumLost",
-            f'kube_statefulset_status_replicas_ready{{namespace="{ns}",statefulset="redis-sentinel"}} < {settings.redis.quorum}',
+            f'kube_statefulset_status_replicas_ready{{namespace="{ns}",statefulset="redis-sentinel"}} < {platform.redis_quorum}',
             "2m",
             "critical",
             "Too few Sentinels for a failover",
-            f"Fewer than {settings.redis.quorum} Sentinels are ready: a failed master would not be replaced.",
+            f"Fewer than {platform.redis_quorum} Sentinels are ready: a failed master would not be replaced.",
         ),
         Alert(
             "RedisInstancesMissing",
@@ -292,7 +292,7 @@ def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
             "Grow the volume before the database, broker or cache stops writing.",
         ),
     ]
-    if any(pool.gpu.enabled for pool in settings.celery.pools.values()):
+    if any(pool.gpu.enabled for pool in platform.celery_pools.values()):
         kubernetes.append(
             Alert(
                 "GpuNodePoolEmpty",
@@ -417,11 +417,11 @@ def alert_groups(settings: PlatformSettings) -> dict[str, list[Alert]]:
     }
 
 
-def rule_groups(settings: PlatformSettings) -> list[dict[str, Any]]:
+def rule_groups(platform: MonitoredPlatform) -> list[dict[str, Any]]:
     """The `groups` of a Prometheus rule file, and of the PrometheusRule CR's spec."""
-    base = settings.monitoring.runbook_base_url.rstrip("/")
-    groups: list[dict[str, Any]] = [{"name": "teknofest.recording", "rules": recording_rules(settings)}]
-    for area, alerts in alert_groups(settings).items():
+    base = platform.monitoring.runbook_base_url.rstrip("/")
+    groups: list[dict[str, Any]] = [{"name": "teknofest.recording", "rules": recording_rules(platform)}]
+    for area, alerts in alert_groups(platform).items():
         rules = []
         for alert in alerts:
             rule: dict[str, Any] = {

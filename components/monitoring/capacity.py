@@ -1,5 +1,5 @@
 """What the monitoring stack asks the cluster for (pure): our own servers from their manifests,
-Prometheus, Elasticsearch and Kibana from their settings, the log shipper per node."""
+Prometheus, Elasticsearch and Kibana from their platform, the log shipper per node."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from components.monitoring.celery_exporter import celery_exporter_spec
 from components.monitoring.jaeger import jaeger_spec
 from components.monitoring.loki import loki_spec
 from components.monitoring.otel import AGENT_RESOURCES, gateway_spec
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.workload import ServerSpec, server_manifests
-from stacks.settings import PlatformSettings
 
 
-def server_specs(settings: PlatformSettings, broker_secret: tuple[str, str]) -> list[ServerSpec]:
+def server_specs(platform: MonitoredPlatform, broker_secret: tuple[str, str]) -> list[ServerSpec]:
     """Every server of the stack built on the shared workload builder."""
-    specs = [loki_spec(settings), jaeger_spec(settings), gateway_spec(settings)]
-    if settings.monitoring.elasticsearch.enabled:
-        specs.append(elastic.exporter_spec(settings))
-    specs.append(celery_exporter_spec(settings, broker_secret))
+    specs = [loki_spec(platform), jaeger_spec(platform), gateway_spec(platform)]
+    if platform.monitoring.elasticsearch.enabled:
+        specs.append(elastic.exporter_spec(platform))
+    specs.append(celery_exporter_spec(platform, broker_secret))
     return specs
 
 
@@ -32,10 +32,10 @@ def _sum(parts: list[tuple[int, Resources]]) -> tuple[float, float]:
     return cpu, memory
 
 
-def monitoring_requested(settings: PlatformSettings) -> dict[str, Any]:
-    m = settings.monitoring
+def monitoring_requested(platform: MonitoredPlatform) -> dict[str, Any]:
+    m = platform.monitoring
     ours = requested_totals(
-        [manifest for spec in server_specs(settings, ("", "")) for manifest in server_manifests(spec)], {}
+        [manifest for spec in server_specs(platform, ("", "")) for manifest in server_manifests(spec)], {}
     )
     sized: list[tuple[int, Resources]] = [(m.prometheus.replicas, m.prometheus.resources)]
     if m.elasticsearch.enabled:

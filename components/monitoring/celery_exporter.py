@@ -11,22 +11,22 @@ from typing import Any
 
 from components.common.kubernetes.manifests import ingress_policy, namespace_peer
 from components.common.values import ResourceAmounts, Resources
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.workload import Port, ServerSpec
-from stacks.settings import PlatformSettings
 
 NAME = "celery-exporter"
 PORT = 9808
 
 
-def celery_exporter_spec(settings: PlatformSettings, broker_secret: tuple[str, str]) -> ServerSpec:
-    queues = sorted({queue for pool in settings.celery.pools.values() for queue in pool.queues})
+def celery_exporter_spec(platform: MonitoredPlatform, broker_secret: tuple[str, str]) -> ServerSpec:
+    queues = sorted({queue for pool in platform.celery_pools.values() for queue in pool.queues})
     secret, key = broker_secret
     return ServerSpec(
         name=NAME,
-        namespace=settings.namespace,
+        namespace=platform.namespace,
         component="celery-exporter",
-        environment=settings.environment,
-        image=settings.images.celery_exporter,
+        environment=platform.environment,
+        image=platform.images.celery_exporter,
         args=(
             "--host=$(POD_IP)",
             f"--port={PORT}",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import metadata
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 # The Grafana sidecar loads ConfigMaps with this label, into the folder their annotation names.
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -89,11 +89,11 @@ def _quantile(q: float, histogram: str, selector: str, by: str = "") -> str:
     return f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) (rate({histogram}_bucket{{{selector}}}[5m])))"
 
 
-def platform_dashboards(settings: PlatformSettings) -> list[Dashboard]:
-    ns = f'namespace="{settings.namespace}"'
+def platform_dashboards(platform: MonitoredPlatform) -> list[Dashboard]:
+    ns = f'namespace="{platform.namespace}"'
     api = f'{ns},proxy="api"'
     app = f'{ns},job="api"'
-    mon = f'namespace="{settings.monitoring.namespace}"'
+    mon = f'namespace="{platform.monitoring.namespace}"'
     cpu = f'{ns},container!="",container!="POD"'
     api_5xx = f'{api},code="5xx"'
     api_4xx = f'{api},code="4xx"'
@@ -414,7 +414,7 @@ def platform_dashboards(settings: PlatformSettings) -> list[Dashboard]:
         ),
         ("haproxy",),
     )
-    ai_queues = "|".join(sorted({q for name, p in settings.celery.pools.items() if name == "ai" for q in p.queues}))
+    ai_queues = "|".join(sorted({q for name, p in platform.celery_pools.items() if name == "ai" for q in p.queues}))
     ai_selector = f'{ns},queue_name=~"{ai_queues or "ai"}"'
     ai = Dashboard(
         "teknofest-ai-inference",
@@ -490,9 +490,9 @@ def platform_dashboards(settings: PlatformSettings) -> list[Dashboard]:
     return [overview, api_workers, celery, postgres, redis, rabbitmq, haproxy, ai, monitoring]
 
 
-def dashboard_config_maps(settings: PlatformSettings) -> list[dict[str, Any]]:
+def dashboard_config_maps(platform: MonitoredPlatform) -> list[dict[str, Any]]:
     labels = {
-        **lbl.standard_labels("grafana-dashboards", "monitoring", settings.environment),
+        **lbl.standard_labels("grafana-dashboards", "monitoring", platform.environment),
         DASHBOARD_LABEL: "1",
     }
     return [
@@ -501,11 +501,11 @@ def dashboard_config_maps(settings: PlatformSettings) -> list[dict[str, Any]]:
             "kind": "ConfigMap",
             "metadata": metadata(
                 f"dashboard-{dashboard.uid}",
-                settings.monitoring.namespace,
+                platform.monitoring.namespace,
                 labels,
                 {FOLDER_ANNOTATION: FOLDER, lbl.RENDERED_CONFIG_ANNOTATION: "grafana_dashboards"},
             ),
             "data": {f"{dashboard.uid}.json": json.dumps(dashboard_json(dashboard), indent=2, sort_keys=True)},
         }
-        for dashboard in platform_dashboards(settings)
+        for dashboard in platform_dashboards(platform)
     ]

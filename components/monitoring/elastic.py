@@ -10,8 +10,8 @@ from components.common import labels as lbl
 from components.common.kubernetes.manifests import container_resources, metadata, volume_claim_spec
 from components.common.values import ResourceAmounts, Resources
 from components.common.yaml_text import to_yaml
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.workload import Port, SecretMount, ServerSpec
-from stacks.settings import PlatformSettings
 
 NAME = "elasticsearch"
 KIBANA = "kibana"
@@ -72,7 +72,7 @@ class IndexAccess:
     why: str
 
 
-def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
+def index_access(platform: MonitoredPlatform) -> tuple[IndexAccess, ...]:
     """The deployed clients' rows (Jaeger's only where it stores spans in Elasticsearch)."""
     rows = [
         IndexAccess(
@@ -100,7 +100,7 @@ def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
             "cluster health, node, index and shard statistics (--es.indices --es.shards)",
         ),
     ]
-    if settings.monitoring.install_stack:
+    if platform.monitoring.install_stack:
         # Grafana comes with this stack's kube-prometheus-stack release.
         rows.append(
             IndexAccess(
@@ -112,7 +112,7 @@ def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
                 "the Elasticsearch datasource searches the logs and reads their mappings",
             )
         )
-    if settings.monitoring.tracing.storage == "elasticsearch":
+    if platform.monitoring.tracing.storage == "elasticsearch":
         rows.append(
             IndexAccess(
                 "jaeger",
@@ -126,18 +126,18 @@ def index_access(settings: PlatformSettings) -> tuple[IndexAccess, ...]:
     return tuple(rows)
 
 
-def deployed_users(settings: PlatformSettings) -> tuple[ElasticUser, ...]:
+def deployed_users(platform: MonitoredPlatform) -> tuple[ElasticUser, ...]:
     """The users some deployed client signs in as: only those exist."""
-    used = {row.user for row in index_access(settings)}
+    used = {row.user for row in index_access(platform)}
     return tuple(user for user in USERS if user in used)
 
 
-def roles(settings: PlatformSettings) -> dict[str, Any]:
+def roles(platform: MonitoredPlatform) -> dict[str, Any]:
     """Roles of the deployed users, the union of their clients' rows; no one but the operator-made
     elastic user can do more."""
     result: dict[str, Any] = {}
-    for user in deployed_users(settings):
-        rows = [row for row in index_access(settings) if row.user == user]
+    for user in deployed_users(platform):
+        rows = [row for row in index_access(platform) if row.user == user]
         by_indices: dict[tuple[str, ...], set[str]] = {}
         for row in rows:
             by_indices.setdefault(row.indices, set()).update(row.privileges)
@@ -151,37 +151,37 @@ def roles(settings: PlatformSettings) -> dict[str, Any]:
     return result
 
 
-def url(settings: PlatformSettings) -> str:
-    return f"https://{HTTP_SERVICE}.{settings.monitoring.namespace}.svc:9200"
+def url(platform: MonitoredPlatform) -> str:
+    return f"https://{HTTP_SERVICE}.{platform.monitoring.namespace}.svc:9200"
 
 
-def _labels(name: str, settings: PlatformSettings) -> dict[str, str]:
-    return lbl.standard_labels(name, "search", settings.environment)
+def _labels(name: str, platform: MonitoredPlatform) -> dict[str, str]:
+    return lbl.standard_labels(name, "search", platform.environment)
 
 
-def roles_secret(settings: PlatformSettings) -> dict[str, Any]:
+def roles_secret(platform: MonitoredPlatform) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(ROLES_SECRET, settings.monitoring.namespace, _labels(NAME, settings)),
+        "metadata": metadata(ROLES_SECRET, platform.monitoring.namespace, _labels(NAME, platform)),
         "type": "Opaque",
-        "stringData": {"roles.yml": to_yaml(roles(settings))},
+        "stringData": {"roles.yml": to_yaml(roles(platform))},
     }
 
 
-def user_secret(settings: PlatformSettings, user: ElasticUser, password: Any) -> dict[str, Any]:
+def user_secret(platform: MonitoredPlatform, user: ElasticUser, password: Any) -> dict[str, Any]:
     """`password` is a Pulumi Output marked secret (tests pass a string)."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(user.secret_name, settings.monitoring.namespace, _labels(NAME, settings)),
+        "metadata": metadata(user.secret_name, platform.monitoring.namespace, _labels(NAME, platform)),
         "type": "kubernetes.io/basic-auth",
         "stringData": {"username": user.username, "password": password, "roles": user.role},
     }
 
 
-def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
-    es = settings.monitoring.elasticsearch
+def elasticsearch(platform: MonitoredPlatform) -> dict[str, Any]:
+    es = platform.monitoring.elasticsearch
     claim = volume_claim_spec(es.storage_size, es.storage_class)
     node_set: dict[str, Any] = {
         "name": "default",
@@ -191,7 +191,7 @@ def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
             "node.store.allow_mmap": False,
         },
         "podTemplate": {
-            "metadata": {"labels": _labels(NAME, settings)},
+            "metadata": {"labels": _labels(NAME, platform)},
             "spec": {
                 "containers": [
                     {
@@ -209,12 +209,12 @@ def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
     return {
         "apiVersion": "elasticsearch.k8s.elastic.co/v1",
         "kind": "Elasticsearch",
-        "metadata": metadata(NAME, settings.monitoring.namespace, _labels(NAME, settings)),
+        "metadata": metadata(NAME, platform.monitoring.namespace, _labels(NAME, platform)),
         "spec": {
             "version": es.version,
             "auth": {
                 "roles": [{"secretName": ROLES_SECRET}],
-                "fileRealm": [{"secretName": user.secret_name} for user in deployed_users(settings)],
+                "fileRealm": [{"secretName": user.secret_name} for user in deployed_users(platform)],
             },
             # ECK's self-signed CA; clients trust it from the <name>-es-http-certs-public Secret.
             "http": {"tls": {"selfSignedCertificate": {"disabled": False}}},
@@ -223,18 +223,18 @@ def elasticsearch(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def kibana(settings: PlatformSettings) -> dict[str, Any]:
-    es = settings.monitoring.elasticsearch
+def kibana(platform: MonitoredPlatform) -> dict[str, Any]:
+    es = platform.monitoring.elasticsearch
     return {
         "apiVersion": "kibana.k8s.elastic.co/v1",
         "kind": "Kibana",
-        "metadata": metadata(KIBANA, settings.monitoring.namespace, _labels(KIBANA, settings)),
+        "metadata": metadata(KIBANA, platform.monitoring.namespace, _labels(KIBANA, platform)),
         "spec": {
             "version": es.version,
             "count": es.kibana_replicas,
             "elasticsearchRef": {"name": NAME},
             "podTemplate": {
-                "metadata": {"labels": _labels(KIBANA, settings)},
+                "metadata": {"labels": _labels(KIBANA, platform)},
                 "spec": {"containers": [{"name": "kibana", "resources": container_resources(KIBANA_RESOURCES)}]},
             },
         },
@@ -249,16 +249,16 @@ def credential_env(user: ElasticUser) -> tuple[dict[str, Any], ...]:
     )
 
 
-def exporter_spec(settings: PlatformSettings) -> ServerSpec:
+def exporter_spec(platform: MonitoredPlatform) -> ServerSpec:
     """prometheus-community/elasticsearch_exporter with the monitor user and ECK's CA."""
     return ServerSpec(
         name=EXPORTER,
-        namespace=settings.monitoring.namespace,
+        namespace=platform.monitoring.namespace,
         component="search",
-        environment=settings.environment,
-        image=settings.images.elasticsearch_exporter,
+        environment=platform.environment,
+        image=platform.images.elasticsearch_exporter,
         args=(
-            f"--es.uri={url(settings)}",
+            f"--es.uri={url(platform)}",
             f"--es.ca={CA_FILE}",
             "--es.indices",
             "--es.shards",

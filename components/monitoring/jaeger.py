@@ -9,8 +9,8 @@ from components.common.quantities import retention_hours
 from components.common.values import ResourceAmounts, Resources
 from components.common.yaml_text import to_yaml
 from components.monitoring import elastic
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.workload import Port, SecretMount, ServerSpec, Volume
-from stacks.settings import PlatformSettings
 
 NAME = "jaeger"
 OTLP_GRPC_PORT = 4317
@@ -21,8 +21,8 @@ BADGER_DIR = "/badger"
 STORE = "main"
 
 
-def _backend(settings: PlatformSettings) -> dict[str, Any]:
-    tracing = settings.monitoring.tracing
+def _backend(platform: MonitoredPlatform) -> dict[str, Any]:
+    tracing = platform.monitoring.tracing
     if tracing.storage == "badger":
         return {
             "badger": {
@@ -32,11 +32,11 @@ def _backend(settings: PlatformSettings) -> dict[str, Any]:
                 "ttl": {"spans": f"{retention_hours(tracing.retention)}h"},
             }
         }
-    replicas = min(1, settings.monitoring.elasticsearch.nodes - 1)
+    replicas = min(1, platform.monitoring.elasticsearch.nodes - 1)
     index = {"date_layout": "2006-01-02", "rollover_frequency": "day", "shards": 1, "replicas": replicas}
     return {
         "elasticsearch": {
-            "server_urls": [elastic.url(settings)],
+            "server_urls": [elastic.url(platform)],
             "auth": {"basic": {"username": elastic.WRITER.username, "password": f"${{file:{elastic.PASSWORD_FILE}}}"}},
             "tls": {"ca_file": elastic.CA_FILE},
             "indices": {
@@ -50,7 +50,7 @@ def _backend(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def jaeger_config(settings: PlatformSettings) -> dict[str, Any]:
+def jaeger_config(platform: MonitoredPlatform) -> dict[str, Any]:
     listen = "${env:POD_IP}"
     return {
         "service": {
@@ -74,7 +74,7 @@ def jaeger_config(settings: PlatformSettings) -> dict[str, Any]:
         "extensions": {
             "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"{listen}:{HEALTH_PORT}"}},
             "jaeger_query": {"storage": {"traces": STORE}, "http": {"endpoint": f"{listen}:{UI_PORT}"}},
-            "jaeger_storage": {"backends": {STORE: _backend(settings)}},
+            "jaeger_storage": {"backends": {STORE: _backend(platform)}},
         },
         # Only the collector gateway sends here (OTLP/gRPC); applications talk to the gateway.
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"{listen}:{OTLP_GRPC_PORT}"}}}},
@@ -83,15 +83,15 @@ def jaeger_config(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def jaeger_spec(settings: PlatformSettings) -> ServerSpec:
-    m = settings.monitoring
+def jaeger_spec(platform: MonitoredPlatform) -> ServerSpec:
+    m = platform.monitoring
     badger = m.tracing.storage == "badger"
     return ServerSpec(
         name=NAME,
         namespace=m.namespace,
         component="tracing",
-        environment=settings.environment,
-        image=settings.images.jaeger,
+        environment=platform.environment,
+        image=platform.images.jaeger,
         args=("--config=/etc/jaeger/config.yaml",),
         ports=(
             Port("otlp-grpc", OTLP_GRPC_PORT),
@@ -104,8 +104,8 @@ def jaeger_spec(settings: PlatformSettings) -> ServerSpec:
             limits=ResourceAmounts(cpu="1", memory="1Gi"),
         ),
         # Badger is a single-writer embedded store; with Elasticsearch Jaeger is stateless.
-        replicas=1 if badger else 2 if settings.environment == "production" else 1,
-        config={"config.yaml": to_yaml(jaeger_config(settings))},
+        replicas=1 if badger else 2 if platform.environment == "production" else 1,
+        config={"config.yaml": to_yaml(jaeger_config(platform))},
         config_dir="/etc/jaeger",
         config_capability="jaeger",
         ready_path="/status",
@@ -122,5 +122,5 @@ def jaeger_spec(settings: PlatformSettings) -> ServerSpec:
     )
 
 
-def otlp_endpoint(settings: PlatformSettings) -> str:
-    return f"{NAME}.{settings.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"
+def otlp_endpoint(platform: MonitoredPlatform) -> str:
+    return f"{NAME}.{platform.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"

@@ -20,6 +20,7 @@ from components.monitoring.dashboards import dashboard_config_maps, platform_das
 from components.monitoring.manifests import monitoring_namespace, prometheus_rule
 from components.monitoring.network_policies import monitoring_network_policies
 from components.monitoring.otel import GATEWAY, OTLP_GRPC_PORT, OTLP_HTTP_PORT, agent_manifests
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.retention import retention_manifests
 from components.monitoring.stack_values import (
     ALERTMANAGER_SECRET,
@@ -29,7 +30,6 @@ from components.monitoring.stack_values import (
     kube_prometheus_stack_values,
 )
 from components.monitoring.workload import server_manifests
-from stacks.settings import PlatformSettings
 
 ECK_NAMESPACE = "elastic-system"
 ECK_CHART_REPOSITORY = "https://helm.elastic.co"
@@ -40,7 +40,7 @@ ECK_API_GROUPS = ("elasticsearch.k8s.elastic.co", "kibana.k8s.elastic.co")
 
 @dataclass(frozen=True)
 class MonitoringStackArgs:
-    settings: PlatformSettings
+    platform: MonitoredPlatform
     # Where the Celery exporter reads the broker URL: (Secret name, key) in the application namespace.
     broker_secret: tuple[str, str]
     # Application pools (name, pod selector) that send traces to the collector gateway.
@@ -61,12 +61,12 @@ class MonitoringStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("teknofest:platform:MonitoringStack", name, None, opts)
-        settings = args.settings
-        m = settings.monitoring
+        platform = args.platform
+        m = platform.monitoring
         ns = m.namespace
-        labels = lbl.standard_labels("monitoring", "monitoring", settings.environment)
+        labels = lbl.standard_labels("monitoring", "monitoring", platform.environment)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = create(monitoring_namespace(settings), child)
+        namespace = create(monitoring_namespace(platform), child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
 
         # Grafana's admin password: generated, never the guide's admin/teknofest2025.
@@ -83,13 +83,13 @@ class MonitoringStack(pulumi.ComponentResource):
                 in_ns,
             ),
             create(
-                secret_manifest(ALERTMANAGER_SECRET, ns, labels, {"alertmanager.yaml": _alertmanager_yaml(settings)}),
+                secret_manifest(ALERTMANAGER_SECRET, ns, labels, {"alertmanager.yaml": _alertmanager_yaml(platform)}),
                 in_ns,
             ),
         ]
         es_ready: list[pulumi.Resource] = []
         if m.elasticsearch.enabled:
-            es_ready = self._elasticsearch(name, settings, in_ns)
+            es_ready = self._elasticsearch(name, platform, in_ns)
             stack_inputs += es_ready
         self.crds = CrdInstallers()
         if m.install_stack:
@@ -101,9 +101,9 @@ class MonitoringStack(pulumi.ComponentResource):
                 namespace=ns,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
                 values=kube_prometheus_stack_values(
-                    settings,
+                    platform,
                     (args.edge.namespace, args.edge.selector)
-                    if args.edge and access.published(settings, "alertmanager")
+                    if args.edge and access.published(platform, "alertmanager")
                     else None,
                 ),
                 atomic=True,
@@ -112,44 +112,44 @@ class MonitoringStack(pulumi.ComponentResource):
             )
             self.crds = self.crds.merged(PROMETHEUS_OPERATOR_API_GROUP, [release])
         crds = args.crds + self.crds
-        for manifest in dashboard_config_maps(settings):
+        for manifest in dashboard_config_maps(platform):
             create(manifest, in_ns)
         after_es = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *es_ready])
         # In the application namespace: the alert rules, the Celery exporter (Prometheus may reach it),
         # and the pools' way out to the collector gateway (the namespace denies egress by default).
         app = pulumi.ResourceOptions(parent=self)
-        for spec in server_specs(settings, args.broker_secret):
+        for spec in server_specs(platform, args.broker_secret):
             if spec.namespace == ns:
                 for manifest in server_manifests(spec):
                     create(manifest, after_es, crds)
             else:
                 for manifest in [*server_manifests(spec), metrics_ingress_policy(spec, ns)]:
                     create(manifest, app, crds)
-        for manifest in agent_manifests(settings):
+        for manifest in agent_manifests(platform):
             create(manifest, after_es, crds)
-        for manifest in monitoring_network_policies(settings, args.edge):
+        for manifest in monitoring_network_policies(platform, args.edge):
             create(manifest, in_ns)
-        create(prometheus_rule(settings), app, crds)
+        create(prometheus_rule(platform), app, crds)
         to_gateway = [
             {
                 "to": [namespace_peer(ns) | pods_peer(lbl.selector_labels(GATEWAY))],
                 "ports": [{"port": OTLP_GRPC_PORT, "protocol": "TCP"}, {"port": OTLP_HTTP_PORT, "protocol": "TCP"}],
             }
         ]
-        for manifest in client_egress_policies(args.trace_clients, GATEWAY, settings.namespace, labels, to_gateway):
+        for manifest in client_egress_policies(args.trace_clients, GATEWAY, platform.namespace, labels, to_gateway):
             create(manifest, app)
 
-        self.endpoints = access.ui_endpoints(settings)
+        self.endpoints = access.ui_endpoints(platform)
         grafana = self.endpoints["grafana"]["url"].rstrip("/")
-        self.dashboards = {d.title: f"{grafana}/d/{d.uid}" for d in platform_dashboards(settings)}
+        self.dashboards = {d.title: f"{grafana}/d/{d.uid}" for d in platform_dashboards(platform)}
         self.register_outputs({"endpoints": self.endpoints, "dashboards": self.dashboards})
 
     def _elasticsearch(
-        self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions
+        self, name: str, platform: MonitoredPlatform, opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
         """ECK (optional, cluster-wide), the users' Secrets, Elasticsearch and Kibana; returns what
         the clients of Elasticsearch must wait for."""
-        es = settings.monitoring.elasticsearch
+        es = platform.monitoring.elasticsearch
         eck = CrdInstallers()
         if es.install_operator:
             operator = k8s.helm.v3.Release(
@@ -165,8 +165,8 @@ class MonitoringStack(pulumi.ComponentResource):
             )
             for group in ECK_API_GROUPS:
                 eck = eck.merged(group, [operator])
-        secrets: list[pulumi.Resource] = [create(elastic.roles_secret(settings), opts)]
-        for user in elastic.deployed_users(settings):
+        secrets: list[pulumi.Resource] = [create(elastic.roles_secret(platform), opts)]
+        for user in elastic.deployed_users(platform):
             # Letters guaranteed: the collectors read it through ${file:...}, which parses YAML, and
             # an all-digit value would arrive as a number.
             password = random.RandomPassword(
@@ -176,20 +176,20 @@ class MonitoringStack(pulumi.ComponentResource):
                 min_lower=1,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            secrets.append(create(elastic.user_secret(settings, user, pulumi.Output.secret(password.result)), opts))
+            secrets.append(create(elastic.user_secret(platform, user, pulumi.Output.secret(password.result)), opts))
         after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=secrets))
-        cluster = create(elastic.elasticsearch(settings), after, eck)
+        cluster = create(elastic.elasticsearch(platform), after, eck)
         after_cluster = pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[cluster]))
-        create(elastic.kibana(settings), after_cluster, eck)
-        for manifest in retention_manifests(settings):
+        create(elastic.kibana(platform), after_cluster, eck)
+        for manifest in retention_manifests(platform):
             create(manifest, after_cluster)
         return [*secrets, cluster]
 
 
-def _alertmanager_yaml(settings: PlatformSettings) -> pulumi.Output[str]:
+def _alertmanager_yaml(platform: MonitoredPlatform) -> pulumi.Output[str]:
     """Rendered with the receivers' secrets inline (Alertmanager has no file references for all of
     them), so the whole text is a Pulumi secret and only ever lives in a Kubernetes Secret."""
-    alerting = settings.monitoring.alerting
+    alerting = platform.monitoring.alerting
     email = alerting.email
 
     def reveal(value: SecretStr | None) -> str | None:

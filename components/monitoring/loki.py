@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.common.yaml_text import to_yaml
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.workload import Port, ServerSpec, Volume
-from stacks.settings import PlatformSettings
 
 NAME = "loki"
 HTTP_PORT = 3100
@@ -14,8 +14,8 @@ GRPC_PORT = 9095
 DATA_DIR = "/var/loki"
 
 
-def loki_config(settings: PlatformSettings) -> dict[str, Any]:
-    loki = settings.monitoring.loki
+def loki_config(platform: MonitoredPlatform) -> dict[str, Any]:
+    loki = platform.monitoring.loki
     return {
         "auth_enabled": False,
         "server": {
@@ -64,18 +64,18 @@ def loki_config(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def loki_spec(settings: PlatformSettings) -> ServerSpec:
-    m = settings.monitoring
+def loki_spec(platform: MonitoredPlatform) -> ServerSpec:
+    m = platform.monitoring
     return ServerSpec(
         name=NAME,
         namespace=m.namespace,
         component="logs",
-        environment=settings.environment,
-        image=settings.images.loki,
+        environment=platform.environment,
+        image=platform.images.loki,
         args=("-config.file=/etc/loki/loki.yaml", "-config.expand-env=true", "-target=all"),
         ports=(Port("http-metrics", HTTP_PORT), Port("grpc", GRPC_PORT)),
         resources=m.loki.resources,
-        config={"loki.yaml": to_yaml(loki_config(settings))},
+        config={"loki.yaml": to_yaml(loki_config(platform))},
         config_dir="/etc/loki",
         config_capability="loki",
         metrics_port="http-metrics",
@@ -87,10 +87,10 @@ def loki_spec(settings: PlatformSettings) -> ServerSpec:
     )
 
 
-def push_url(settings: PlatformSettings) -> str:
+def push_url(platform: MonitoredPlatform) -> str:
     """Loki's native OTLP endpoint (the log shipper appends /v1/logs)."""
-    return f"http://{NAME}.{settings.monitoring.namespace}.svc:{HTTP_PORT}/otlp"
+    return f"http://{NAME}.{platform.monitoring.namespace}.svc:{HTTP_PORT}/otlp"
 
 
-def query_url(settings: PlatformSettings) -> str:
-    return f"http://{NAME}.{settings.monitoring.namespace}.svc:{HTTP_PORT}"
+def query_url(platform: MonitoredPlatform) -> str:
+    return f"http://{NAME}.{platform.monitoring.namespace}.svc:{HTTP_PORT}"

@@ -7,20 +7,20 @@ from typing import Any
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import metadata
 from components.monitoring.alert_rules import rule_groups
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 
-def prometheus_rule(settings: PlatformSettings) -> dict[str, Any]:
-    labels = lbl.standard_labels("platform-alerts", "monitoring", settings.environment)
+def prometheus_rule(platform: MonitoredPlatform) -> dict[str, Any]:
+    labels = lbl.standard_labels("platform-alerts", "monitoring", platform.environment)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": metadata("platform-alerts", settings.namespace, labels),
-        "spec": {"groups": rule_groups(settings)},
+        "metadata": metadata("platform-alerts", platform.namespace, labels),
+        "spec": {"groups": rule_groups(platform)},
     }
 
 
-def monitoring_namespace(settings: PlatformSettings) -> dict[str, Any]:
+def monitoring_namespace(platform: MonitoredPlatform) -> dict[str, Any]:
     """node-exporter (host network and PID) and the log shipper (the kubelet's log files) need host
     access, so this namespace cannot enforce "restricted" like the application's: it enforces
     "privileged" and audits and warns at "baseline", which names exactly those two on every apply.
@@ -28,9 +28,9 @@ def monitoring_namespace(settings: PlatformSettings) -> dict[str, Any]:
     labels = {
         "app.kubernetes.io/part-of": lbl.PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",
-        "teknofest.org/environment": settings.environment,
+        "teknofest.org/environment": platform.environment,
         "pod-security.kubernetes.io/enforce": "privileged",
         "pod-security.kubernetes.io/audit": "baseline",
         "pod-security.kubernetes.io/warn": "baseline",
     }
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(settings.monitoring.namespace, None, labels)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(platform.monitoring.namespace, None, labels)}

@@ -9,7 +9,7 @@ panel->metric and rule->metric tests fail: add it with its source, or fix the qu
 
 from __future__ import annotations
 
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 
 def _histogram(name: str) -> set[str]:
@@ -179,7 +179,7 @@ ELASTICSEARCH_EXPORTER = frozenset(
 )
 
 
-def exposed_metrics(settings: PlatformSettings) -> frozenset[str]:
+def exposed_metrics(platform: MonitoredPlatform) -> frozenset[str]:
     """Every metric name some target of this stack exposes (Prometheus scrapes them all)."""
     sources = [
         HAPROXY,
@@ -197,6 +197,6 @@ def exposed_metrics(settings: PlatformSettings) -> frozenset[str]:
         LOKI,
         OTELCOL,
     ]
-    if settings.monitoring.elasticsearch.enabled:
+    if platform.monitoring.elasticsearch.enabled:
         sources.append(ELASTICSEARCH_EXPORTER)
     return frozenset().union(*sources)

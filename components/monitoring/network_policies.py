@@ -10,7 +10,7 @@ from components.common import labels as lbl
 from components.common.kubernetes.manifests import ingress_policy, namespace_peer, pods_peer
 from components.monitoring import elastic, jaeger, loki, otel, retention
 from components.monitoring.access import Edge, published
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 PROMETHEUS = pods_peer({"app.kubernetes.io/name": "prometheus"})
 GRAFANA = pods_peer({"app.kubernetes.io/name": "grafana"})
@@ -24,32 +24,32 @@ def _pods(name: str) -> dict[str, Any]:
 
 
 def _policy(
-    settings: PlatformSettings,
+    platform: MonitoredPlatform,
     name: str,
     selector: dict[str, str],
     rules: list[tuple[list[dict[str, Any]], list[int | str]]],
 ) -> dict[str, Any]:
-    labels = lbl.standard_labels(name, "monitoring", settings.environment)
-    return ingress_policy(f"{name}-ingress", settings.monitoring.namespace, labels, selector, rules)
+    labels = lbl.standard_labels(name, "monitoring", platform.environment)
+    return ingress_policy(f"{name}-ingress", platform.monitoring.namespace, labels, selector, rules)
 
 
-def monitoring_network_policies(settings: PlatformSettings, edge: Edge | None) -> list[dict[str, Any]]:
+def monitoring_network_policies(platform: MonitoredPlatform, edge: Edge | None) -> list[dict[str, Any]]:
     """`edge`: the public entry, admitted to the UIs it publishes."""
-    m = settings.monitoring
+    m = platform.monitoring
 
     def edge_for(ui: str) -> list[dict[str, Any]]:
-        return [edge.peer()] if edge is not None and published(settings, ui) else []
+        return [edge.peer()] if edge is not None and published(platform, ui) else []
 
     es = m.elasticsearch.enabled
     policies = [
         _policy(
-            settings,
+            platform,
             loki.NAME,
             lbl.selector_labels(loki.NAME),
             [([_pods(otel.AGENT), GRAFANA, PROMETHEUS], [loki.HTTP_PORT])],
         ),
         _policy(
-            settings,
+            platform,
             jaeger.NAME,
             lbl.selector_labels(jaeger.NAME),
             [
@@ -59,27 +59,27 @@ def monitoring_network_policies(settings: PlatformSettings, edge: Edge | None) -
             ],
         ),
         _policy(
-            settings,
+            platform,
             otel.GATEWAY,
             lbl.selector_labels(otel.GATEWAY),
             [
                 # The application's pools; their own egress policies name the pods that may send.
-                ([namespace_peer(settings.namespace)], [otel.OTLP_GRPC_PORT, otel.OTLP_HTTP_PORT]),
+                ([namespace_peer(platform.namespace)], [otel.OTLP_GRPC_PORT, otel.OTLP_HTTP_PORT]),
                 ([PROMETHEUS], [otel.METRICS_PORT]),
             ],
         ),
-        _policy(settings, otel.AGENT, lbl.selector_labels(otel.AGENT), [([PROMETHEUS], [otel.METRICS_PORT])]),
+        _policy(platform, otel.AGENT, lbl.selector_labels(otel.AGENT), [([PROMETHEUS], [otel.METRICS_PORT])]),
     ]
     if es:
         policies += [
             _policy(
-                settings,
+                platform,
                 elastic.EXPORTER,
                 lbl.selector_labels(elastic.EXPORTER),
                 [([PROMETHEUS], [elastic.EXPORTER_PORT])],
             ),
             _policy(
-                settings,
+                platform,
                 elastic.NAME,
                 ES_PODS,
                 [
@@ -100,7 +100,7 @@ def monitoring_network_policies(settings: PlatformSettings, edge: Edge | None) -
                 ],
             ),
             _policy(
-                settings,
+                platform,
                 elastic.KIBANA,
                 KIBANA_PODS,
                 [([*edge_for("kibana"), namespace_peer(ECK_OPERATOR_NAMESPACE)], [elastic.KIBANA_PORT])],

@@ -17,8 +17,8 @@ from components.common.kubernetes.manifests import (
 from components.common.values import ResourceAmounts, Resources
 from components.common.yaml_text import to_yaml
 from components.monitoring import elastic, jaeger, loki
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.workload import CONFIG_CHECKSUM_ANNOTATION, Port, ServerSpec, config_checksum
-from stacks.settings import PlatformSettings
 
 GATEWAY = "otel-collector"
 AGENT = "log-shipper"
@@ -48,15 +48,15 @@ def _memory_limiter() -> dict[str, Any]:
     return {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20}
 
 
-def _environment(settings: PlatformSettings) -> dict[str, Any]:
+def _environment(platform: MonitoredPlatform) -> dict[str, Any]:
     return {
         "attributes": [
-            {"key": "deployment.environment.name", "value": settings.environment, "action": "upsert"},
+            {"key": "deployment.environment.name", "value": platform.environment, "action": "upsert"},
         ]
     }
 
 
-def gateway_config(settings: PlatformSettings) -> dict[str, Any]:
+def gateway_config(platform: MonitoredPlatform) -> dict[str, Any]:
     return {
         "extensions": {"health_check": {"endpoint": f"{LISTEN}:{HEALTH_PORT}"}},
         "receivers": {
@@ -69,13 +69,13 @@ def gateway_config(settings: PlatformSettings) -> dict[str, Any]:
         },
         "processors": {
             "memory_limiter": _memory_limiter(),
-            "resource/environment": _environment(settings),
+            "resource/environment": _environment(platform),
             "batch": {"send_batch_size": 8192, "timeout": "5s"},
         },
         "exporters": {
             # In-cluster hop to Jaeger; the NetworkPolicy-free monitoring namespace is the trust boundary.
             "otlp/jaeger": {
-                "endpoint": jaeger.otlp_endpoint(settings),
+                "endpoint": jaeger.otlp_endpoint(platform),
                 "tls": {"insecure": True},
                 "sending_queue": {"enabled": True, "queue_size": 5000},
                 "retry_on_failure": {"enabled": True, "max_elapsed_time": "300s"},
@@ -95,14 +95,14 @@ def gateway_config(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def gateway_spec(settings: PlatformSettings) -> ServerSpec:
-    m = settings.monitoring
+def gateway_spec(platform: MonitoredPlatform) -> ServerSpec:
+    m = platform.monitoring
     return ServerSpec(
         name=GATEWAY,
         namespace=m.namespace,
         component="tracing",
-        environment=settings.environment,
-        image=settings.images.otel_collector,
+        environment=platform.environment,
+        image=platform.images.otel_collector,
         args=("--config=/etc/otelcol/config.yaml",),
         ports=(
             Port("otlp-grpc", OTLP_GRPC_PORT),
@@ -115,7 +115,7 @@ def gateway_spec(settings: PlatformSettings) -> ServerSpec:
             limits=ResourceAmounts(cpu="1", memory="512Mi"),
         ),
         replicas=m.tracing.collector_replicas,
-        config={"config.yaml": to_yaml(gateway_config(settings))},
+        config={"config.yaml": to_yaml(gateway_config(platform))},
         config_dir="/etc/otelcol",
         config_capability="otel_collector",
         ready_path="/",
@@ -124,17 +124,17 @@ def gateway_spec(settings: PlatformSettings) -> ServerSpec:
     )
 
 
-def gateway_endpoint(settings: PlatformSettings) -> str:
+def gateway_endpoint(platform: MonitoredPlatform) -> str:
     """What the application's OTEL_EXPORTER_OTLP_ENDPOINT points at (OTLP/gRPC)."""
-    return f"http://{GATEWAY}.{settings.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"
+    return f"http://{GATEWAY}.{platform.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"
 
 
-def application_env(settings: PlatformSettings, service_name: str) -> dict[str, str]:
+def application_env(platform: MonitoredPlatform, service_name: str) -> dict[str, str]:
     """OpenTelemetry SDK settings for an application pool (standard OTEL_* variables)."""
-    tracing = settings.monitoring.tracing
+    tracing = platform.monitoring.tracing
     return {
         "OTEL_SERVICE_NAME": service_name,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": gateway_endpoint(settings),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": gateway_endpoint(platform),
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         "OTEL_TRACES_EXPORTER": "otlp",
         # Logs go to stdout and through the shipper; metrics are scraped from /metrics.
@@ -142,15 +142,15 @@ def application_env(settings: PlatformSettings, service_name: str) -> dict[str, 
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": f"{tracing.sample_ratio:g}",
-        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment.name={settings.environment}",
+        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment.name={platform.environment}",
     }
 
 
-def agent_config(settings: PlatformSettings) -> dict[str, Any]:
-    m = settings.monitoring
+def agent_config(platform: MonitoredPlatform) -> dict[str, Any]:
+    m = platform.monitoring
     exporters: dict[str, Any] = {
         "otlphttp/loki": {
-            "endpoint": loki.push_url(settings),
+            "endpoint": loki.push_url(platform),
             "sending_queue": {"enabled": True, "storage": "file_storage"},
             "retry_on_failure": {"enabled": True, "max_elapsed_time": "0s"},
         }
@@ -162,7 +162,7 @@ def agent_config(settings: PlatformSettings) -> dict[str, Any]:
     }
     if m.elasticsearch.enabled:
         exporters["elasticsearch"] = {
-            "endpoints": [elastic.url(settings)],
+            "endpoints": [elastic.url(platform)],
             # Daily indices platform-logs-YYYY.MM.DD, which the retention job deletes when old.
             "logs_index": elastic.LOG_INDEX_PREFIX,
             "logstash_format": {"enabled": True},
@@ -189,7 +189,7 @@ def agent_config(settings: PlatformSettings) -> dict[str, Any]:
         },
         "processors": {
             "memory_limiter": _memory_limiter(),
-            "resource/environment": _environment(settings),
+            "resource/environment": _environment(platform),
             "batch": {"send_batch_size": 2048, "timeout": "2s"},
         },
         "exporters": exporters,
@@ -207,15 +207,15 @@ def agent_config(settings: PlatformSettings) -> dict[str, Any]:
     }
 
 
-def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
+def agent_manifests(platform: MonitoredPlatform) -> list[dict[str, Any]]:
     """The shipper runs on every node (all taints tolerated, GPU nodes included). It must read the
     kubelet's log files, root-owned on the host: that is why the monitoring namespace cannot enforce
     the restricted profile. It gets nothing else: no capabilities, read-only root and log mounts."""
-    m = settings.monitoring
+    m = platform.monitoring
     ns = m.namespace
-    labels = lbl.standard_labels(AGENT, "logs", settings.environment, settings.images.otel_collector)
+    labels = lbl.standard_labels(AGENT, "logs", platform.environment, platform.images.otel_collector)
     selector = lbl.selector_labels(AGENT)
-    config = {"config.yaml": to_yaml(agent_config(settings))}
+    config = {"config.yaml": to_yaml(agent_config(platform))}
     env: list[dict[str, Any]] = [POD_IP_ENV]
     mounts: list[dict[str, Any]] = [
         {"name": "config", "mountPath": "/etc/otelcol", "readOnly": True},
@@ -250,7 +250,7 @@ def agent_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
                     "containers": [
                         {
                             "name": AGENT,
-                            "image": settings.images.otel_collector,
+                            "image": platform.images.otel_collector,
                             "args": ["--config=/etc/otelcol/config.yaml"],
                             "env": env,
                             "ports": [

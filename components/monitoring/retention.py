@@ -11,7 +11,7 @@ from components.common.kubernetes.pod_security import container_security_context
 from components.common.quantities import retention_hours
 from components.common.values import ResourceAmounts, Resources
 from components.monitoring import elastic
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 NAME = "elasticsearch-retention"
 # Index name patterns and the shape of their date suffix: the log shipper writes
@@ -55,10 +55,10 @@ def _days(period: str) -> int:
     return max(1, -(-retention_hours(period) // 24))
 
 
-def retention_env(settings: PlatformSettings) -> dict[str, str]:
-    m = settings.monitoring
+def retention_env(platform: MonitoredPlatform) -> dict[str, str]:
+    m = platform.monitoring
     return {
-        "ES_URL": elastic.url(settings),
+        "ES_URL": elastic.url(platform),
         "CA_FILE": elastic.CA_FILE,
         "ES_USERNAME": elastic.WRITER.username,
         "ES_PASSWORD_FILE": elastic.PASSWORD_FILE,
@@ -70,10 +70,10 @@ def retention_env(settings: PlatformSettings) -> dict[str, str]:
     }
 
 
-def retention_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
-    ns = settings.monitoring.namespace
-    labels = lbl.standard_labels(NAME, "search", settings.environment, settings.images.curl)
-    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(retention_env(settings).items())]
+def retention_manifests(platform: MonitoredPlatform) -> list[dict[str, Any]]:
+    ns = platform.monitoring.namespace
+    labels = lbl.standard_labels(NAME, "search", platform.environment, platform.images.curl)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(retention_env(platform).items())]
     config_map = rendered_config_map(f"{NAME}-script", ns, labels, {"retention.sh": RETENTION_SCRIPT}, "elasticsearch")
     cron_job = {
         "apiVersion": "batch/v1",
@@ -98,7 +98,7 @@ def retention_manifests(settings: PlatformSettings) -> list[dict[str, Any]]:
                             "containers": [
                                 {
                                     "name": "retention",
-                                    "image": settings.images.curl,
+                                    "image": platform.images.curl,
                                     "command": ["/bin/sh", "/scripts/retention.sh"],
                                     "env": env,
                                     "resources": container_resources(

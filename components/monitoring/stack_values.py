@@ -8,7 +8,7 @@ from typing import Any
 from components.common.kubernetes.manifests import container_resources, volume_claim_spec
 from components.monitoring import elastic, jaeger, loki
 from components.monitoring.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION, PROMETHEUS_UID
-from stacks.settings import PlatformSettings
+from components.monitoring.platform import MonitoredPlatform
 
 RELEASE = "kube-prometheus-stack"
 CHART_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
@@ -31,7 +31,7 @@ CHART_SERVICES = frozenset(
 )
 
 
-def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
+def datasources(platform: MonitoredPlatform) -> list[dict[str, Any]]:
     """Loki, Jaeger and Elasticsearch next to the chart's Prometheus; traces link to their logs."""
     sources: list[dict[str, Any]] = [
         {
@@ -39,7 +39,7 @@ def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
             "uid": "loki",
             "type": "loki",
             "access": "proxy",
-            "url": loki.query_url(settings),
+            "url": loki.query_url(platform),
             "jsonData": {
                 "maxLines": 5000,
                 # Log lines that carry a trace id open the trace in Jaeger.
@@ -58,7 +58,7 @@ def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
             "uid": "jaeger",
             "type": "jaeger",
             "access": "proxy",
-            "url": f"http://{jaeger.NAME}.{settings.monitoring.namespace}.svc:{jaeger.UI_PORT}",
+            "url": f"http://{jaeger.NAME}.{platform.monitoring.namespace}.svc:{jaeger.UI_PORT}",
             "jsonData": {
                 # Trace -> logs: the span's service and time window, filtered by trace id, in Loki.
                 "tracesToLogsV2": {
@@ -73,14 +73,14 @@ def datasources(settings: PlatformSettings) -> list[dict[str, Any]]:
             },
         },
     ]
-    if settings.monitoring.elasticsearch.enabled:
+    if platform.monitoring.elasticsearch.enabled:
         sources.append(
             {
                 "name": "Elasticsearch",
                 "uid": "elasticsearch",
                 "type": "elasticsearch",
                 "access": "proxy",
-                "url": elastic.url(settings),
+                "url": elastic.url(platform),
                 "basicAuth": True,
                 "basicAuthUser": elastic.READER.username,
                 "jsonData": {"index": elastic.LOG_INDICES, "timeField": "@timestamp", "tlsAuthWithCACert": True},
@@ -98,12 +98,12 @@ def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
     return {"volumeClaimTemplate": {"spec": volume_claim_spec(size, storage_class)}}
 
 
-def grafana_root_url(settings: PlatformSettings) -> str:
+def grafana_root_url(platform: MonitoredPlatform) -> str:
     """Where browsers reach Grafana: its host, or the local end of the port-forward."""
-    host = settings.monitoring.access.grafana.host
+    host = platform.monitoring.access.grafana.host
     if host is None:
         return f"http://127.0.0.1:{GRAFANA_LOCAL_PORT}/"
-    return f"{'https' if settings.tls.enabled else 'http'}://{host}/"
+    return f"{'https' if platform.tls_enabled else 'http'}://{host}/"
 
 
 def _disruption_budget(replicas: int) -> dict[str, Any]:
@@ -112,12 +112,12 @@ def _disruption_budget(replicas: int) -> dict[str, Any]:
 
 
 def kube_prometheus_stack_values(
-    settings: PlatformSettings, alertmanager_edge: tuple[str, dict[str, str]] | None = None
+    platform: MonitoredPlatform, alertmanager_edge: tuple[str, dict[str, str]] | None = None
 ) -> dict[str, Any]:
     """`alertmanager_edge`: (namespace, pod labels) of the public entry, where it publishes Alertmanager."""
-    m = settings.monitoring
+    m = platform.monitoring
     p = m.prometheus
-    production = settings.environment == "production"
+    production = platform.environment == "production"
     env_from_secrets: dict[str, Any] = {}
     if m.elasticsearch.enabled:
         env_from_secrets = {
@@ -138,7 +138,7 @@ def kube_prometheus_stack_values(
                 "retentionSize": p.retention_size,
                 "storageSpec": _volume_claim(p.storage_size, p.storage_class),
                 "resources": container_resources(p.resources),
-                "externalLabels": {"environment": settings.environment},
+                "externalLabels": {"environment": platform.environment},
                 "podAntiAffinity": "hard" if production else "soft",
                 # Select every ServiceMonitor/PodMonitor/PrometheusRule in every namespace, whatever
                 # its labels: the default only picks those labelled with this Helm release.
@@ -196,11 +196,11 @@ def kube_prometheus_stack_values(
             "fullnameOverride": GRAFANA,
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
             "grafana.ini": {
-                "server": {"root_url": grafana_root_url(settings)},
+                "server": {"root_url": grafana_root_url(platform)},
                 "auth.anonymous": {"enabled": False},
                 "users": {"allow_sign_up": False, "allow_org_create": False},
                 "security": {
-                    "cookie_secure": settings.tls.enabled and m.access.grafana.host is not None,
+                    "cookie_secure": platform.tls_enabled and m.access.grafana.host is not None,
                     "disable_gravatar": True,
                     "disable_initial_admin_creation": False,
                 },
@@ -218,7 +218,7 @@ def kube_prometheus_stack_values(
                 },
                 "datasources": {"enabled": True, "defaultDatasourceEnabled": True, "uid": PROMETHEUS_UID},
             },
-            "additionalDataSources": datasources(settings),
+            "additionalDataSources": datasources(platform),
             "envValueFrom": env_from_secrets,
             "persistence": {"enabled": False},
             "serviceMonitor": {"enabled": True},

@@ -9,13 +9,13 @@ from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, Lo
 from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
 from components.namespace.kubernetes import PlatformNamespace, PlatformNamespaceArgs
 from components.postgres.kubernetes import PostgresCluster, PostgresClusterArgs
-from components.postgres.manifests import PostgresSpec
 from components.rabbitmq.kubernetes import RabbitmqBroker, RabbitmqBrokerArgs
 from components.redis.kubernetes import RedisCluster, RedisClusterArgs
-from components.redis.manifests import RedisSpec
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
-from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec, platform_specs
+from stacks.kubernetes_specs import load_balancer_spec, platform_specs, postgres_spec, redis_spec
 from stacks.mock_engine import SECRET_SIG, SIG_KEY, RegisteredResource, StackRender, run_under_mocks, unwrap
+from stacks.monitored import monitored_platform
+from stacks.pools import api_pool_spec
 from stacks.settings import PlatformSettings
 
 
@@ -129,7 +129,7 @@ def test_namespace_enforces_restricted_pods_and_denies_traffic_by_default() -> N
 
 def test_redis_cluster_generates_passwords_and_a_client_secret(production_settings: PlatformSettings) -> None:
     api = api_pool_spec(production_settings)
-    spec = RedisSpec(production_settings, clients=(("api", api.selector),))
+    spec = redis_spec(production_settings, (("api", api.selector),))
     render = run_under_mocks(lambda: RedisCluster("redis", RedisClusterArgs(spec)))
     children = children_of(render, "teknofest:platform:RedisCluster")
     counts: dict[str, int] = {}
@@ -172,7 +172,7 @@ def test_redis_cluster_generates_passwords_and_a_client_secret(production_settin
 def test_postgres_cluster_installs_pinned_operators_and_generates_the_password(
     production_settings: PlatformSettings,
 ) -> None:
-    spec = PostgresSpec(production_settings, clients=(("api", api_pool_spec(production_settings).selector),))
+    spec = postgres_spec(production_settings, (("api", api_pool_spec(production_settings).selector),))
     render = run_under_mocks(lambda: PostgresCluster("postgres", PostgresClusterArgs(spec)))
     children = children_of(render, "teknofest:platform:PostgresCluster")
     releases = {unwrap(r.inputs)["chart"]: unwrap(r.inputs) for r in children if r.type.endswith(":Release")}
@@ -191,9 +191,7 @@ def test_postgres_cluster_installs_pinned_operators_and_generates_the_password(
     without = production_settings.model_copy(
         update={"postgres": production_settings.postgres.model_copy(update={"install_operator": False})}
     )
-    render = run_under_mocks(
-        lambda: PostgresCluster("postgres", PostgresClusterArgs(PostgresSpec(without, clients=())))
-    )
+    render = run_under_mocks(lambda: PostgresCluster("postgres", PostgresClusterArgs(postgres_spec(without, ()))))
     assert not any(r.type.endswith(":Release") for r in render.resources)
 
 
@@ -235,7 +233,7 @@ def test_monitoring_stack_owns_its_children_and_keeps_every_credential_secret(
     production_settings: PlatformSettings,
 ) -> None:
     args = MonitoringStackArgs(
-        production_settings,
+        monitored_platform(production_settings),
         broker_secret=("rabbitmq-client", "url"),
         trace_clients=(("api", {"app.kubernetes.io/name": "api"}),),
     )

@@ -12,6 +12,7 @@ import yaml
 
 from components.monitoring.alert_rules import FAST_BURN, rule_groups
 from components.monitoring.dashboards import platform_dashboards
+from stacks.monitored import monitored_platform
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 from tests.integration.conftest import require_binary
@@ -26,7 +27,7 @@ def promtool() -> str:
 
 
 def write_rules(settings: PlatformSettings, path: Path) -> dict[str, dict[str, Any]]:
-    groups = rule_groups(settings)
+    groups = rule_groups(monitored_platform(settings))
     path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
 
@@ -216,7 +217,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path, stack: str) -> No
     settings = stack_settings(stack)
     rules = [
         {"record": f"dashboard:{d.uid.replace('-', '_')}:{p}_{q}", "expr": query.expr}
-        for d in platform_dashboards(settings)
+        for d in platform_dashboards(monitored_platform(settings))
         for p, panel in enumerate(d.panels)
         for q, query in enumerate(panel.queries)
     ]

@@ -14,6 +14,7 @@ import pytest
 
 from components.monitoring.dashboards import dashboard_json, platform_dashboards
 from stacks.mock_engine import PROJECT_ROOT
+from stacks.monitored import monitored_platform
 from tests.conftest import STACKS, stack_settings
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,7 @@ def test_every_dashboard_matches_grafanas_schema(tmp_path: Path) -> None:
     dashboards = {
         f"{stack}_{d.uid.replace('-', '_')}": dashboard_json(d)
         for stack in STACKS
-        for d in platform_dashboards(stack_settings(stack))
+        for d in platform_dashboards(monitored_platform(stack_settings(stack)))
     }
     result = type_check(dashboards, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

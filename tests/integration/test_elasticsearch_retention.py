@@ -19,6 +19,7 @@ import pytest
 import trustme
 
 from components.monitoring.retention import RETENTION_SCRIPT, retention_env
+from stacks.monitored import monitored_platform
 from stacks.settings import PlatformSettings
 from tests.integration.conftest import require_binary
 
@@ -94,7 +95,7 @@ def run_script(settings: PlatformSettings, url: str, ca: Path, tmp_path: Path) -
     script.write_text(RETENTION_SCRIPT)
     (tmp_path / "password").write_text(PASSWORD)
     env = {
-        **retention_env(settings),
+        **retention_env(monitored_platform(settings)),
         "ES_URL": url,
         "CA_FILE": str(ca),
         "ES_USERNAME": USER,

@@ -17,8 +17,9 @@ import pytest
 import trustme
 
 from components.load_balancer.manifests import config_files, haproxy_inputs
-from components.redis.manifests import RedisSpec, master_proxy_config
-from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
+from components.redis.manifests import master_proxy_config
+from stacks.kubernetes_specs import load_balancer_spec, redis_spec
+from stacks.pools import api_pool_spec
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 
@@ -81,7 +82,7 @@ def test_rendered_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Pat
 @pytest.mark.parametrize("stack", STACKS)
 def test_rendered_redis_master_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Path, stack: str) -> None:
     settings = stack_settings(stack)
-    spec = RedisSpec(settings, clients=())
+    spec = redis_spec(settings, ())
     config = tmp_path / "haproxy.cfg"
     config.write_text(master_proxy_config(spec))
     pods = [spec.fqdn(f"redis-{i}", "redis-headless") for i in range(spec.instances)]

@@ -38,7 +38,9 @@ from components.load_balancer.manifests import haproxy_inputs
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.dashboards import platform_dashboards
 from components.monitoring.metric_catalogue import HAPROXY
-from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec, request_rate_query
+from stacks.kubernetes_specs import load_balancer_spec
+from stacks.monitored import monitored_platform
+from stacks.pools import api_pool_spec, request_rate_query
 from stacks.settings import PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, free_port, local_session, wait_for
 from tests.integration.dns_stub import DnsStub
@@ -365,10 +367,10 @@ def test_every_haproxy_series_the_alerts_and_autoscaler_use_is_exported(
     """Rules, dashboards, the KEDA query and the metric catalogue name HAProxy series; the real
     exporter must serve each one."""
     used = set(re.findall(r"\bhaproxy_[a-z_]+", request_rate_query(production_settings)))
-    for group in rule_groups(production_settings):
+    for group in rule_groups(monitored_platform(production_settings)):
         for rule in group["rules"]:
             used |= set(re.findall(r"\bhaproxy_[a-z_]+", rule["expr"]))
-    for dashboard in platform_dashboards(production_settings):
+    for dashboard in platform_dashboards(monitored_platform(production_settings)):
         for panel in dashboard.panels:
             used |= {name for query in panel.queries for name in re.findall(r"\bhaproxy_[a-z_]+", query.expr)}
     used |= HAPROXY  # the catalogue the panel/rule tests hold queries to

@@ -23,8 +23,10 @@ import yaml
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, RABBITMQ, REDIS_EXPORTER
-from components.rabbitmq.manifests import RabbitmqSpec, service_monitor
+from components.rabbitmq.manifests import service_monitor
 from components.redis.redis_config import ACL_USERS, MONITOR_USER, REPLICA_USER
+from stacks.kubernetes_specs import rabbitmq_spec
+from stacks.monitored import monitored_platform
 from stacks.settings import Alerting, PlatformSettings
 from tests.integration.conftest import (
     MEASUREMENTS,
@@ -124,7 +126,9 @@ def test_prometheus_evaluates_the_rules_and_the_watchdog_reaches_the_dead_mans_s
     (tmp_path / "alertmanager.yml").write_text(
         render_alertmanager_yaml(alerting, AlertingSecrets(dead_mans_switch_url=switch_url))
     )
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": rule_groups(production_settings)}))
+    (tmp_path / "rules.yml").write_text(
+        yaml.safe_dump({"groups": rule_groups(monitored_platform(production_settings))})
+    )
     (tmp_path / "prometheus.yml").write_text(
         yaml.safe_dump(
             {
@@ -171,7 +175,7 @@ def test_prometheus_evaluates_the_rules_and_the_watchdog_reaches_the_dead_mans_s
             wait_for(all_rules_evaluated, 30, "every rule evaluated once")
             groups = client.get(f"http://127.0.0.1:{prom_port}/api/v1/rules", timeout=5).json()["data"]["groups"]
             rules = [r for g in groups for r in g["rules"]]
-            expected = sum(len(g["rules"]) for g in rule_groups(production_settings))
+            expected = sum(len(g["rules"]) for g in rule_groups(monitored_platform(production_settings)))
             assert len(rules) == expected
             assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
             wait_for(
@@ -206,7 +210,7 @@ def test_rabbitmq_prometheus_serves_the_catalogued_metrics_at_the_scraped_endpoi
     )
     (tmp_path / "enabled_plugins").write_text("[rabbitmq_prometheus].\n")
     env = rabbitmq_env(tmp_path, "rabbit-catalogue@localhost", dist, epmd)
-    endpoints = service_monitor(RabbitmqSpec(production_settings, clients=()))["spec"]["endpoints"]
+    endpoints = service_monitor(rabbitmq_spec(production_settings, ()))["spec"]["endpoints"]
     names: set[str] = set()
     log = tmp_path / "rabbitmq.log"
     try:

@@ -15,10 +15,10 @@ from components.rabbitmq.manifests import (
     APP_USER,
     DEFINITIONS_DIR,
     VHOST,
-    RabbitmqSpec,
     additional_config,
     definitions_json,
 )
+from stacks.kubernetes_specs import rabbitmq_spec
 from stacks.settings import PlatformSettings
 from tests.integration.conftest import MEASUREMENTS, daemon, free_port, rabbitmq_env, require_binary, wait_for
 
@@ -37,7 +37,7 @@ def test_the_broker_imports_its_users_and_the_application_user_has_only_its_vhos
     amqp, dist, epmd = free_port(), free_port(), free_port()
     definitions = tmp_path / "definitions.json"
     definitions.write_text(definitions_json("admin-test-password", "app-test-password"))
-    rendered = additional_config(RabbitmqSpec(production_settings, clients=())).splitlines()
+    rendered = additional_config(rabbitmq_spec(production_settings, ())).splitlines()
     kept = [line for line in rendered if not line.startswith(NOT_IN_RABBITMQ_3_10)]
     assert len(rendered) - len(kept) == 1, "only the 3.13+ setting may be left out"
     config = "\n".join(line.replace(DEFINITIONS_DIR, str(tmp_path)) for line in kept)

@@ -116,7 +116,9 @@ def cluster(
     )
 
     # Each process runs in its own folder: "." is its data and runtime directory.
-    inputs = dataclasses.replace(redis_inputs(production_settings), bind="127.0.0.1", data_dir=".", runtime_dir=".")
+    inputs = dataclasses.replace(
+        redis_inputs(production_settings.redis), bind="127.0.0.1", data_dir=".", runtime_dir="."
+    )
     config = work / "config"
     config.mkdir()
     (config / "redis.conf").write_text(render_redis_conf(inputs))

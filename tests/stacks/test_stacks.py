@@ -18,6 +18,7 @@ from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
 from stacks.mock_engine import PROJECT_ROOT
+from stacks.monitored import monitored_platform
 from stacks.ordering import CRD_GROUPS_BY_CHART, api_group, crd_installers, effective_dependencies, ordering_findings
 from stacks.pod_security_check import pod_template, violations
 from stacks.reachability import chart_network_policies, reachability_findings
@@ -450,7 +451,7 @@ def test_a_stack_can_leave_monitoring_or_its_cluster_wide_parts_out(tmp_path: Pa
 def test_panels_and_rules_reading_unexported_metrics_are_findings(rendered: dict[str, SynthResult]) -> None:
     """The panel->metric and rule->metric cross-checks, over the rendered objects the synth validates."""
     manifests = copy.deepcopy(rendered["production"].manifests)
-    exposed = exposed_metrics(stack_settings("production"))
+    exposed = exposed_metrics(monitored_platform(stack_settings("production")))
     assert metric_findings(manifests, exposed) == []
     board_file = "configmap-monitoring-dashboard-teknofest-redis.yaml"
     (key,) = manifests[board_file]["data"]

@@ -10,7 +10,7 @@ from components.rabbitmq.manifests import additional_config, rabbitmq_manifests
 from components.worker_pool.manifests import pool_manifests
 from stacks.config_source import load_settings
 from stacks.errors import SettingsError
-from stacks.kubernetes_platform import PlatformSpecs, platform_specs
+from stacks.kubernetes_specs import PlatformSpecs, platform_specs
 from stacks.policy import environment_warnings
 from stacks.settings import PlatformSettings
 from tests.conftest import stack_settings
@@ -184,4 +184,4 @@ def test_rabbitmq_cluster(specs: PlatformSpecs) -> None:
         f"{p}-to-rabbitmq"
         for p in ("api", "celery-ai", "celery-data", "celery-default", "celery-beat", "flower", "celery-exporter")
     }
-    assert platform_specs(stack_settings("staging")).rabbitmq.settings.rabbitmq.replicas == 1
+    assert platform_specs(stack_settings("staging")).rabbitmq.settings.replicas == 1

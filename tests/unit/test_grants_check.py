@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stacks.grants_check import IndexUse, basic_auth_findings, elasticsearch_grant_findings, postgres_grant_findings
+from stacks.kubernetes_specs import rabbitmq_spec, redis_spec
 from stacks.settings import PlatformSettings
 
 USES = [
@@ -76,10 +77,10 @@ def test_each_basic_auth_user_opens_its_own_ui_only() -> None:
 
 
 def test_the_broker_administrator_reaches_no_pod(production_settings: PlatformSettings) -> None:
-    from components.rabbitmq.manifests import RabbitmqSpec, rabbitmq_manifests
+    from components.rabbitmq.manifests import rabbitmq_manifests
     from stacks.grants_check import rabbitmq_grant_findings
 
-    manifests = {f"m{i}": m for i, m in enumerate(rabbitmq_manifests(RabbitmqSpec(production_settings, clients=())))}
+    manifests = {f"m{i}": m for i, m in enumerate(rabbitmq_manifests(rabbitmq_spec(production_settings, ())))}
     assert rabbitmq_grant_findings(manifests) == []
     leaky = {
         "kind": "Deployment",
@@ -111,10 +112,10 @@ def test_the_broker_administrator_reaches_no_pod(production_settings: PlatformSe
 
 
 def test_redis_users_are_checked_as_the_start_up_script_writes_them(production_settings: PlatformSettings) -> None:
-    from components.redis.manifests import RedisSpec, config_files
+    from components.redis.manifests import config_files
     from stacks.grants_check import redis_grant_findings
 
-    script = config_files(RedisSpec(production_settings, clients=()))["redis-start.sh"]
+    script = config_files(redis_spec(production_settings, ()))["redis-start.sh"]
     assert redis_grant_findings({"redis/redis-start.sh": script}, {}) == []
     loose = script.replace('echo "user default off"', 'echo "user default on nopass +@all"').replace(
         "+ping +info +role", "~* +@all +ping +info +role"

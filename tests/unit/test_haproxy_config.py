@@ -6,7 +6,8 @@ import dataclasses
 
 from components.load_balancer.haproxy_config import render_entrypoint, render_haproxy_cfg
 from components.load_balancer.manifests import haproxy_inputs
-from stacks.kubernetes_platform import api_pool_spec, load_balancer_spec
+from stacks.kubernetes_specs import load_balancer_spec
+from stacks.pools import api_pool_spec
 from stacks.settings import PlatformSettings
 
 

@@ -20,24 +20,30 @@ from components.monitoring.promql import metric_names
 from components.monitoring.retention import retention_env
 from components.monitoring.stack_values import datasources, kube_prometheus_stack_values
 from stacks.config_source import load_settings
-from stacks.kubernetes_platform import public_routes
+from stacks.kubernetes_specs import public_routes
+from stacks.monitored import monitored_platform
 from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 
 
 def recorded(settings: PlatformSettings) -> set[str]:
-    return {rule["record"] for group in rule_groups(settings) for rule in group["rules"] if "record" in rule}
+    return {
+        rule["record"]
+        for group in rule_groups(monitored_platform(settings))
+        for rule in group["rules"]
+        if "record" in rule
+    }
 
 
 def unknown_metrics(exprs: dict[str, str], settings: PlatformSettings) -> dict[str, list[str]]:
-    known = exposed_metrics(settings) | recorded(settings)
+    known = exposed_metrics(monitored_platform(settings)) | recorded(settings)
     return {where: sorted(metric_names(expr) - known) for where, expr in exprs.items() if metric_names(expr) - known}
 
 
 def panel_queries(settings: PlatformSettings) -> dict[str, str]:
     return {
         f"{d.title} / {p.title} / {n}": q.expr
-        for d in platform_dashboards(settings)
+        for d in platform_dashboards(monitored_platform(settings))
         for p in d.panels
         for n, q in enumerate(p.queries)
     }
@@ -76,7 +82,9 @@ def test_every_panel_queries_metrics_some_deployed_exporter_exposes(stack: str) 
 def test_every_alert_rule_reads_metrics_some_deployed_exporter_exposes(stack: str) -> None:
     settings = stack_settings(stack)
     exprs = {
-        rule.get("alert") or rule["record"]: rule["expr"] for group in rule_groups(settings) for rule in group["rules"]
+        rule.get("alert") or rule["record"]: rule["expr"]
+        for group in rule_groups(monitored_platform(settings))
+        for rule in group["rules"]
     }
     assert unknown_metrics(exprs, settings) == {}
 
@@ -91,7 +99,9 @@ def test_the_panel_check_catches_a_metric_nothing_exports(production_settings: P
 
 
 def test_the_dashboards_cover_what_the_issue_and_the_guide_ask_for(production_settings: PlatformSettings) -> None:
-    dashboards = {d.title: {p.title for p in d.panels} for d in platform_dashboards(production_settings)}
+    dashboards = {
+        d.title: {p.title for p in d.panels} for d in platform_dashboards(monitored_platform(production_settings))
+    }
     assert set(dashboards) == {
         "Platform overview",
         "API workers",
@@ -135,7 +145,7 @@ def _walk(value: Any) -> list[str]:
 
 
 def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> None:
-    values = kube_prometheus_stack_values(production_settings)
+    values = kube_prometheus_stack_values(monitored_platform(production_settings))
     prometheus = values["prometheus"]["prometheusSpec"]
     assert prometheus["replicas"] == 2 and prometheus["retention"] == "15d" and prometheus["retentionSize"] == "40GB"
     assert prometheus["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "50Gi"
@@ -160,7 +170,7 @@ def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> 
     strings = _walk(values)
     assert not any("teknofest2025" in s for s in strings)
     assert grafana["envValueFrom"]["ELASTICSEARCH_READER_PASSWORD"]["secretKeyRef"]["name"] == "elasticsearch-reader"
-    dev = kube_prometheus_stack_values(stack_settings("dev"))
+    dev = kube_prometheus_stack_values(monitored_platform(stack_settings("dev")))
     assert dev["prometheus"]["prometheusSpec"]["replicas"] == 1
     assert dev["alertmanager"]["alertmanagerSpec"]["replicas"] == 1
     assert dev["alertmanager"]["podDisruptionBudget"]["enabled"] is False
@@ -168,17 +178,17 @@ def test_kube_prometheus_stack_values(production_settings: PlatformSettings) -> 
 
 
 def test_grafana_datasources_link_traces_to_logs(production_settings: PlatformSettings) -> None:
-    by_uid = {d["uid"]: d for d in datasources(production_settings)}
+    by_uid = {d["uid"]: d for d in datasources(monitored_platform(production_settings))}
     assert set(by_uid) == {"loki", "jaeger", "elasticsearch"}
     assert by_uid["jaeger"]["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
     assert by_uid["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "jaeger"
     assert by_uid["elasticsearch"]["secureJsonData"]["basicAuthPassword"] == "$ELASTICSEARCH_READER_PASSWORD"
     assert by_uid["loki"]["url"] == "http://loki.monitoring.svc:3100"
-    assert {d["uid"] for d in datasources(stack_settings("dev"))} == {"loki", "jaeger"}
+    assert {d["uid"] for d in datasources(monitored_platform(stack_settings("dev")))} == {"loki", "jaeger"}
 
 
 def test_loki_keeps_logs_for_the_retention_and_listens_on_the_pod_address() -> None:
-    config = loki_config(stack_settings("staging"))
+    config = loki_config(monitored_platform(stack_settings("staging")))
     assert config["limits_config"]["retention_period"] == "7d"
     assert config["compactor"]["retention_enabled"] is True
     assert config["server"]["http_listen_address"] == "${POD_IP}"
@@ -188,7 +198,9 @@ def test_loki_keeps_logs_for_the_retention_and_listens_on_the_pod_address() -> N
 
 def test_jaeger_storage_follows_the_settings(production_settings: PlatformSettings) -> None:
     assert retention_hours("7d") == 168 and retention_hours("2w") == 336 and retention_hours("12h") == 12
-    production = jaeger_config(production_settings)["extensions"]["jaeger_storage"]["backends"]["main"]
+    production = jaeger_config(monitored_platform(production_settings))["extensions"]["jaeger_storage"]["backends"][
+        "main"
+    ]
     es = production["elasticsearch"]
     assert es["server_urls"] == ["https://elasticsearch-es-http.monitoring.svc:9200"]
     # The password is read from the mounted Secret, never from the environment.
@@ -198,7 +210,7 @@ def test_jaeger_storage_follows_the_settings(production_settings: PlatformSettin
     }
     assert es["tls"]["ca_file"] == elastic.CA_FILE
     assert es["indices"]["spans"]["replicas"] == 1
-    dev = jaeger_config(stack_settings("dev"))["extensions"]["jaeger_storage"]["backends"]["main"]
+    dev = jaeger_config(monitored_platform(stack_settings("dev")))["extensions"]["jaeger_storage"]["backends"]["main"]
     assert dev == {
         "badger": {
             "directories": {"keys": "/badger/keys", "values": "/badger/values"},
@@ -211,16 +223,18 @@ def test_jaeger_storage_follows_the_settings(production_settings: PlatformSettin
 def test_the_collectors_route_traces_to_jaeger_and_logs_to_loki_and_elasticsearch(
     production_settings: PlatformSettings,
 ) -> None:
-    gateway = gateway_config(production_settings)
+    gateway = gateway_config(monitored_platform(production_settings))
     assert gateway["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger.monitoring.svc:4317"
     assert gateway["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
     assert set(gateway["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}
-    agent = agent_config(production_settings)
+    agent = agent_config(monitored_platform(production_settings))
     assert agent["service"]["pipelines"]["logs"]["exporters"] == ["elasticsearch", "otlphttp/loki"]
     assert agent["exporters"]["otlphttp/loki"]["endpoint"] == "http://loki.monitoring.svc:3100/otlp"
     assert agent["receivers"]["filelog"]["include"] == ["/var/log/pods/*/*/*.log"]
-    assert agent_config(stack_settings("dev"))["service"]["pipelines"]["logs"]["exporters"] == ["otlphttp/loki"]
-    env = application_env(production_settings, "api")
+    assert agent_config(monitored_platform(stack_settings("dev")))["service"]["pipelines"]["logs"]["exporters"] == [
+        "otlphttp/loki"
+    ]
+    env = application_env(monitored_platform(production_settings), "api")
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring.svc:4317"
     assert env["OTEL_SERVICE_NAME"] == "api" and env["OTEL_TRACES_SAMPLER_ARG"] == "1"
 
@@ -228,22 +242,27 @@ def test_the_collectors_route_traces_to_jaeger_and_logs_to_loki_and_elasticsearc
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_generated_config_listens_on_every_address(stack: str) -> None:
     settings = stack_settings(stack)
-    configs = [loki_config(settings), jaeger_config(settings), gateway_config(settings), agent_config(settings)]
+    configs = [
+        loki_config(monitored_platform(settings)),
+        jaeger_config(monitored_platform(settings)),
+        gateway_config(monitored_platform(settings)),
+        agent_config(monitored_platform(settings)),
+    ]
     assert not [s for c in configs for s in _walk(c) if "0.0.0.0" in s]
 
 
 def test_elasticsearch_users_have_only_what_they_need(production_settings: PlatformSettings) -> None:
-    roles = elastic.roles(production_settings)
+    roles = elastic.roles(monitored_platform(production_settings))
     assert set(roles) == {"platform_writer", "platform_reader", "platform_monitor"}
     assert roles["platform_reader"]["indices"][0]["privileges"] == ["read", "view_index_metadata"]
     assert all("all" not in r["cluster"] for r in roles.values())
-    cluster = elastic.elasticsearch(production_settings)["spec"]
+    cluster = elastic.elasticsearch(monitored_platform(production_settings))["spec"]
     assert cluster["auth"]["fileRealm"] == [{"secretName": u.secret_name} for u in elastic.USERS]
     node_set = cluster["nodeSets"][0]
     assert node_set["count"] == 3 and node_set["zoneAwareness"] == {}
-    staging = elastic.elasticsearch(stack_settings("staging"))["spec"]["nodeSets"][0]
+    staging = elastic.elasticsearch(monitored_platform(stack_settings("staging")))["spec"]["nodeSets"][0]
     assert staging["count"] == 1 and "zoneAwareness" not in staging
-    secret = elastic.user_secret(production_settings, elastic.WRITER, "pw")
+    secret = elastic.user_secret(monitored_platform(production_settings), elastic.WRITER, "pw")
     assert secret["type"] == "kubernetes.io/basic-auth" and secret["stringData"]["roles"] == "platform_writer"
 
 
@@ -269,26 +288,31 @@ def test_a_ui_with_a_host_is_routed_through_the_edge_with_auth_where_it_has_no_l
     )
     assert prometheus.needs_auth and prometheus.password_env == "HAPROXY_UI_PROMETHEUS_PASSWORD"
     assert routes["grafana"].pod_port == 3000 and not routes["grafana"].needs_auth
-    assert access.published(settings, "prometheus") and not access.published(settings, "jaeger")
+    assert access.published(monitored_platform(settings), "prometheus") and not access.published(
+        monitored_platform(settings), "jaeger"
+    )
     # Alertmanager is not published: the chart's gateway rule stays off.
-    assert "gateway" not in kube_prometheus_stack_values(settings)["alertmanager"]["networkPolicy"]
+    assert "gateway" not in kube_prometheus_stack_values(monitored_platform(settings))["alertmanager"]["networkPolicy"]
     published = with_hosts(alertmanager="alertmanager.example.org")
-    values = kube_prometheus_stack_values(published, (EDGE.namespace, EDGE.selector))
+    values = kube_prometheus_stack_values(monitored_platform(published), (EDGE.namespace, EDGE.selector))
     assert values["alertmanager"]["networkPolicy"]["gateway"] == {
         "namespace": "teknofest-production",
         "podLabels": {"app.kubernetes.io/name": "haproxy"},
     }
-    endpoints = access.ui_endpoints(settings)
+    endpoints = access.ui_endpoints(monitored_platform(settings))
     assert endpoints["grafana"] == {"url": "https://grafana.example.org/"}
     assert endpoints["jaeger"] == {
         "url": "http://127.0.0.1:16686/",
         "portForward": "kubectl -n monitoring port-forward svc/jaeger 16686:16686",
     }
-    assert "kibana" not in access.ui_endpoints(stack_settings("dev"))
+    assert "kibana" not in access.ui_endpoints(monitored_platform(stack_settings("dev")))
 
 
 def test_each_monitoring_server_admits_only_its_clients(production_settings: PlatformSettings) -> None:
-    policies = {p["metadata"]["name"]: p["spec"] for p in monitoring_network_policies(production_settings, EDGE)}
+    policies = {
+        p["metadata"]["name"]: p["spec"]
+        for p in monitoring_network_policies(monitored_platform(production_settings), EDGE)
+    }
     assert set(policies) == {
         "loki-ingress",
         "jaeger-ingress",
@@ -328,12 +352,12 @@ def test_each_monitoring_server_admits_only_its_clients(production_settings: Pla
     assert edge not in loki[3100]
     gateway = {"app.kubernetes.io/name": "otel-collector", "app.kubernetes.io/part-of": "teknofest-platform"}
     assert jaeger[4317] == [{"podSelector": {"matchLabels": gateway}}]
-    dev = {p["metadata"]["name"] for p in monitoring_network_policies(stack_settings("dev"), EDGE)}
+    dev = {p["metadata"]["name"] for p in monitoring_network_policies(monitored_platform(stack_settings("dev")), EDGE)}
     assert not {"elasticsearch-ingress", "kibana-ingress", "elasticsearch-exporter-ingress"} & dev
 
 
 def test_elasticsearch_retention_keeps_whole_days_rounded_up(production_settings: PlatformSettings) -> None:
-    env = retention_env(production_settings)
+    env = retention_env(monitored_platform(production_settings))
     assert (env["LOG_DAYS"], env["TRACE_DAYS"]) == ("14", "7")
     short = production_settings.model_copy(
         update={
@@ -342,4 +366,4 @@ def test_elasticsearch_retention_keeps_whole_days_rounded_up(production_settings
             )
         }
     )
-    assert retention_env(short)["TRACE_DAYS"] == "2"
+    assert retention_env(monitored_platform(short))["TRACE_DAYS"] == "2"

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from components.postgres.manifests import PostgresSpec, database_url, postgres_manifests
+from components.postgres.manifests import database_url, postgres_manifests
 from components.postgres.parameters import tuned_parameters
 from stacks.config_source import load_settings
 from stacks.errors import SettingsError
+from stacks.kubernetes_specs import postgres_spec
 from stacks.settings import PlatformSettings
 
 API = ("api", {"app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "teknofest-platform"})
@@ -17,7 +18,7 @@ BACKUPS = {"destinationPath": "s3://teknofest-backups/production"}
 
 
 def objects(settings: PlatformSettings) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(m["kind"], m["metadata"]["name"]): m for m in postgres_manifests(PostgresSpec(settings, clients=(API,)))}
+    return {(m["kind"], m["metadata"]["name"]): m for m in postgres_manifests(postgres_spec(settings, (API,)))}
 
 
 def production(**overrides: Any) -> PlatformSettings:
@@ -91,7 +92,7 @@ def test_backups_daily_with_retention_and_no_keys_in_manifests(production_settin
     with_keys = production(backups={**BACKUPS, "credentials": {"accessKeyId": "AKIA", "secretAccessKey": "s3cr3t"}})
     creds = objects(with_keys)[("ObjectStore", "postgres-backups")]["spec"]["configuration"]["s3Credentials"]
     assert creds["secretAccessKey"] == {"name": "postgres-backup-s3", "key": "ACCESS_SECRET_KEY"}
-    assert "s3cr3t" not in repr(postgres_manifests(PostgresSpec(with_keys, clients=())))
+    assert "s3cr3t" not in repr(postgres_manifests(postgres_spec(with_keys, ())))
     backup = found[("ScheduledBackup", "postgres-daily")]["spec"]
     assert backup["schedule"] == "0 0 2 * * *" and backup["method"] == "plugin" and backup["immediate"] is True
 
@@ -131,7 +132,7 @@ def test_monitoring_and_network_paths(production_settings: PlatformSettings) -> 
 
 
 def test_database_url_goes_through_the_pooler(production_settings: PlatformSettings) -> None:
-    url = database_url(PostgresSpec(production_settings, clients=()), "pw")
+    url = database_url(postgres_spec(production_settings, ()), "pw")
     assert url == "postgresql://teknofest:pw@postgres-pooler-rw.teknofest-production.svc:5432/teknofest"
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from components.common.kubernetes.capacity import requested_totals
 from components.redis.manifests import RedisSpec, config_files, master_proxy_config, redis_manifests
+from stacks.kubernetes_specs import redis_spec
 from stacks.settings import PlatformSettings
 from tests.conftest import stack_settings
 
@@ -13,7 +14,7 @@ API = ("api", {"app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "te
 
 
 def spec(settings: PlatformSettings) -> RedisSpec:
-    return RedisSpec(settings, clients=(API,))
+    return redis_spec(settings, (API,))
 
 
 def by_name(settings: PlatformSettings) -> dict[tuple[str, str], dict[str, Any]]:

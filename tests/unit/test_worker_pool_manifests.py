@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.worker_pool.manifests import WorkerPoolSpec, pool_manifests
-from stacks.kubernetes_platform import api_pool_spec
+from stacks.pools import api_pool_spec
 from stacks.settings import GpuPlacement, PlatformSettings
 
 
