@@ -11,3 +11,5 @@ from components.redis.manifests import RedisNames
 POSTGRES = PostgresNames("postgres")
 REDIS = RedisNames("redis")
 RABBITMQ = RabbitmqNames("rabbitmq")
+# The load balancer in front of the API (its objects: haproxy, haproxy-peers, haproxy-stats, ...).
+LOAD_BALANCER = "haproxy"

@@ -12,7 +12,6 @@ from components.cluster_addons.kubernetes import ClusterAddons
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import CrdInstallers, create
 from components.load_balancer.kubernetes import CertManagerRef, LoadBalancer, LoadBalancerArgs
-from components.load_balancer.manifests import STATS_SERVICE
 from components.monitoring import access
 from components.monitoring.elastic import SUPERUSER_SECRET
 from components.monitoring.kubernetes import MonitoringStack, MonitoringStackArgs
@@ -25,7 +24,7 @@ from components.worker_pool.celery import priority_classes
 from components.worker_pool.commands import FLOWER_PORT
 from components.worker_pool.kubernetes import WorkerPool, WorkerPoolArgs
 from stacks.cluster_addons import cluster_addons_args
-from stacks.instances import POSTGRES, RABBITMQ, REDIS
+from stacks.instances import LOAD_BALANCER, POSTGRES, RABBITMQ, REDIS
 from stacks.kubernetes_specs import platform_specs, requested
 from stacks.monitored import monitored_platform
 from stacks.outputs import image_versions
@@ -115,7 +114,7 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
         )
     issuer = settings.tls.cert_manager_issuer
     lb = LoadBalancer(
-        "load-balancer",
+        LOAD_BALANCER,
         LoadBalancerArgs(
             specs.load_balancer,
             CertManagerRef(issuer.kind, issuer.name) if issuer and settings.tls.enabled else None,
@@ -132,8 +131,8 @@ def build_kubernetes_platform(settings: PlatformSettings) -> dict[str, Any]:
             "loadBalancer": f"{scheme}://{settings.domains.api}",
             "loadBalancerService": f"{ns}/{lb.service_name}",
             "haproxyStats": "http://127.0.0.1:8404/stats",
-            "haproxyStatsPortForward": f"kubectl -n {ns} port-forward svc/{STATS_SERVICE} 8404:8404",
-            "haproxyMetrics": f"http://{STATS_SERVICE}.{ns}.svc:8404/metrics",
+            "haproxyStatsPortForward": f"kubectl -n {ns} port-forward svc/{lb.stats_service_name} 8404:8404",
+            "haproxyMetrics": f"http://{lb.stats_service_name}.{ns}.svc:8404/metrics",
             "apiService": f"http://{api.service_name}.{ns}.svc:{settings.api.port}",
             "postgresPoolerRw": postgres.rw_endpoint,
             "postgresPoolerRo": postgres.ro_endpoint,

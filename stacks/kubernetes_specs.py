@@ -15,7 +15,7 @@ from components.postgres.manifests import PostgresSpec
 from components.rabbitmq.manifests import RabbitmqSpec
 from components.redis.manifests import RedisSpec, redis_manifests
 from components.worker_pool.manifests import WorkerPoolSpec, pool_manifests
-from stacks.instances import POSTGRES, RABBITMQ, REDIS
+from stacks.instances import LOAD_BALANCER, POSTGRES, RABBITMQ, REDIS
 from stacks.monitored import monitored_platform
 from stacks.pools import (
     api_pool_spec,
@@ -69,6 +69,7 @@ def load_balancer_spec(settings: PlatformSettings, api: WorkerPoolSpec) -> LoadB
         monitoring_namespace=settings.monitoring.namespace if settings.monitoring.enabled else None,
         require_distinct_nodes=settings.environment == "production",
         ui_routes=public_routes(settings),
+        name=LOAD_BALANCER,
     )
 
 

@@ -7,6 +7,7 @@ inputs each resource receives are exactly what the program would send to its pro
 from __future__ import annotations
 
 import runpy
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,20 @@ def run_under_mocks(
     render = StackRender(stack=stack)
     render.outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
     render.resources = list(monitor.registrations)
+    _refuse_duplicate_urns(render.resources)
     return render
+
+
+class DuplicateUrnError(Exception):
+    """Two registrations with one URN: the real engine refuses the whole update ("Duplicate resource URN")."""
+
+
+def _refuse_duplicate_urns(resources: list[RegisteredResource]) -> None:
+    # Pulumi's mock monitor accepts them silently; the engine of `pulumi up` does not.
+    counts = Counter(r.urn for r in resources)
+    duplicates = sorted(urn for urn, count in counts.items() if count > 1)
+    if duplicates:
+        raise DuplicateUrnError("resources registered twice (pulumi up refuses the update): " + ", ".join(duplicates))
 
 
 async def _resolve(value: Any) -> Any:

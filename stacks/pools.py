@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from components.common import labels as lbl
 from components.common.values import Autoscaling, GpuPlacement, Probes, ResourceAmounts, Resources
-from components.load_balancer.manifests import NAME as LB_NAME
 from components.redis.redis_config import APP_USER, MASTER_NAME
 from components.worker_pool.celery import priority_class_name
 from components.worker_pool.commands import (
@@ -22,7 +21,7 @@ from components.worker_pool.commands import (
 )
 from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec
 from components.worker_pool.settings import CeleryPool
-from stacks.instances import POSTGRES, RABBITMQ, REDIS
+from stacks.instances import LOAD_BALANCER, POSTGRES, RABBITMQ, REDIS
 from stacks.settings import PlatformSettings
 
 API_NAME = "api"
@@ -96,7 +95,7 @@ def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
             SecretEnv("CELERY_BROKER_URL", RABBITMQ.client_secret, "url"),
             SecretEnv("CELERY_RESULT_BACKEND", REDIS.client_secret, "celery-result-backend"),
         ),
-        ingress_from=({"podSelector": {"matchLabels": lbl.selector_labels(LB_NAME)}},),
+        ingress_from=({"podSelector": {"matchLabels": lbl.selector_labels(LOAD_BALANCER)}},),
         monitoring_namespace=monitoring_namespace(settings),
         request_rate_query=request_rate_query(settings),
         prometheus_url=settings.monitoring.prometheus_url,

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from components.common import labels as lbl
-from components.load_balancer.manifests import NAME as LB_NAME
 from components.load_balancer.manifests import PEER_PORT, PublicRoute
 from components.monitoring import elastic, jaeger, loki, otel, retention
 from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
@@ -24,7 +23,7 @@ from components.postgres.manifests import OPERATOR_NAMESPACE as CNPG_NAMESPACE
 from components.rabbitmq.manifests import AMQP_PORT, MANAGEMENT_PORT
 from components.rabbitmq.manifests import OPERATOR_NAMESPACE as RABBITMQ_OPERATOR_NAMESPACE
 from components.worker_pool.manifests import WorkerPoolSpec
-from stacks.instances import POSTGRES, RABBITMQ, REDIS
+from stacks.instances import LOAD_BALANCER, POSTGRES, RABBITMQ, REDIS
 from stacks.settings import PlatformSettings
 
 ECK_OPERATOR_NAMESPACE = "elastic-system"
@@ -77,7 +76,7 @@ def platform_talks(
     talks: list[Talk] = []
     add = talks.append
 
-    lb = _pods(LB_NAME, ns)
+    lb = _pods(LOAD_BALANCER, ns)
     rw, ro = (
         _pods(POSTGRES.pooler("rw"), ns, {"cnpg.io/poolerName": POSTGRES.pooler("rw")}),
         _pods(POSTGRES.pooler("ro"), ns, {"cnpg.io/poolerName": POSTGRES.pooler("ro")}),

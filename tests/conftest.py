@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,56 @@ def crds_folder() -> Path:
 def charts_folder() -> Path:
     """The pinned charts' upstream values files (../shared/charts)."""
     return shared_folder(charts_dir(), "chart", "TEKNOFEST_CHARTS_DIR", "Helm values")
+
+
+# Tools' own caches and environments; everything else in the working tree belongs to the project.
+_TOOL_PATHS = (
+    ".venv",
+    ".venv-checkov",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "tools/grafana-schema/node_modules",
+)
+
+
+def working_tree_files(root: Path) -> set[str]:
+    """Every file in the working tree (tracked, untracked and ignored), but the tools' own."""
+    result = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "-z"], cwd=root, capture_output=True, check=True
+    )
+    listed = {name for name in result.stdout.decode().split("\0") if name}
+    return {
+        name
+        for name in listed
+        if not name.startswith(_TOOL_PATHS) and "__pycache__/" not in name and (root / name).exists()
+    }
+
+
+def _fingerprint(root: Path) -> dict[str, tuple[int, int]]:
+    return {name: ((root / name).stat().st_mtime_ns, (root / name).stat().st_size) for name in working_tree_files(root)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = _fingerprint(PROJECT_ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Tests write only into temporary directories: a file the run created or changed in the
+    working tree fails it (a daemon's dump.rdb once landed at the root)."""
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    after = _fingerprint(PROJECT_ROOT)
+    written = sorted(name for name, stamp in after.items() if before.get(name) != stamp)
+    if written:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "tests wrote into the working tree: " + ", ".join(written)
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message)
+
+
+_BEFORE = pytest.StashKey[dict[str, tuple[int, int]]]()

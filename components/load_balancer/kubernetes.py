@@ -9,10 +9,8 @@ import pulumi_random as random
 
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.names import require_instance_name
 from components.load_balancer.manifests import (
-    CREDENTIALS_SECRET,
-    NAME,
-    STATS_SERVICE,
     LoadBalancerSpec,
     certificate,
     load_balancer_manifests,
@@ -42,6 +40,7 @@ class LoadBalancer(pulumi.ComponentResource):
     ui_passwords: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require_instance_name("LoadBalancer", name, args.spec.name)
         super().__init__("teknofest:platform:LoadBalancer", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
@@ -57,7 +56,7 @@ class LoadBalancer(pulumi.ComponentResource):
         }
         secret = create(
             secret_manifest(
-                CREDENTIALS_SECRET,
+                spec.credentials_secret,
                 spec.namespace,
                 spec.labels,
                 {
@@ -76,7 +75,7 @@ class LoadBalancer(pulumi.ComponentResource):
             create(certificate(spec, args.cert_manager_issuer.kind, args.cert_manager_issuer.name), child, args.crds)
         for manifest in load_balancer_manifests(spec):
             create(manifest, after_secret if manifest["kind"] == "StatefulSet" else child, args.crds)
-        self.service_name = NAME
-        self.stats_service_name = STATS_SERVICE
+        self.service_name = spec.name
+        self.stats_service_name = spec.stats_service
         self.stats_password = pulumi.Output.secret(stats_password.result)
-        self.register_outputs({"serviceName": NAME, "statsServiceName": STATS_SERVICE})
+        self.register_outputs({"serviceName": spec.name, "statsServiceName": spec.stats_service})

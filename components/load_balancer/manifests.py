@@ -30,11 +30,6 @@ from components.load_balancer.haproxy_config import (
 )
 from components.load_balancer.settings import LoadBalancer
 
-NAME = "haproxy"
-PEERS_SERVICE = "haproxy-peers"
-STATS_SERVICE = "haproxy-stats"
-CONFIG_MAP = "haproxy-config"
-CREDENTIALS_SECRET = "haproxy-credentials"
 CONFIG_DIR = "/usr/local/etc/haproxy"
 TLS_DIR = "/etc/haproxy/tls"
 RUNTIME_DIR = "/var/run/haproxy"
@@ -87,6 +82,26 @@ class LoadBalancerSpec:
     # Spread replicas over distinct nodes as a hard rule (production) or a preference.
     require_distinct_nodes: bool
     ui_routes: tuple[PublicRoute, ...] = ()
+    # The instance name every object's name derives from (two load balancers coexist).
+    name: str = "haproxy"
+
+    @property
+    def peers_service(self) -> str:
+        """The headless Service that gives each replica a stable name for stick-table peering."""
+        return f"{self.name}-peers"
+
+    @property
+    def stats_service(self) -> str:
+        return f"{self.name}-stats"
+
+    @property
+    def config_map(self) -> str:
+        return f"{self.name}-config"
+
+    @property
+    def credentials_secret(self) -> str:
+        """The stats and UI basic-auth passwords, read only by the load balancer's pods."""
+        return f"{self.name}-credentials"
 
     @property
     def public_hosts(self) -> tuple[str, ...]:
@@ -94,14 +109,14 @@ class LoadBalancerSpec:
 
     @property
     def selector(self) -> dict[str, str]:
-        return lbl.selector_labels(NAME)
+        return lbl.selector_labels(self.name)
 
     @property
     def labels(self) -> dict[str, str]:
-        return lbl.standard_labels(NAME, "load-balancer", self.environment, self.image)
+        return lbl.standard_labels(self.name, "load-balancer", self.environment, self.image)
 
     def peer_fqdn(self, ordinal: int) -> str:
-        return f"{NAME}-{ordinal}.{PEERS_SERVICE}.{self.namespace}.svc.{self.cluster_domain}"
+        return f"{self.name}-{ordinal}.{self.peers_service}.{self.namespace}.svc.{self.cluster_domain}"
 
 
 def haproxy_inputs(spec: LoadBalancerSpec) -> HaproxyInputs:
@@ -132,7 +147,7 @@ def haproxy_inputs(spec: LoadBalancerSpec) -> HaproxyInputs:
         session_affinity=s.session_affinity,
         accept_proxy_protocol=s.client_ip_preservation == "proxy-protocol",
         tls_certificate=f"{TLS_DIR}/site.pem" if spec.tls_secret_name else None,
-        peers=tuple(Peer(f"{NAME}-{i}", spec.peer_fqdn(i), PEER_PORT) for i in range(s.replicas)),
+        peers=tuple(Peer(f"{spec.name}-{i}", spec.peer_fqdn(i), PEER_PORT) for i in range(s.replicas)),
         runtime_dir=RUNTIME_DIR,
         host_routes=tuple(
             HostRoute(
@@ -157,22 +172,22 @@ def config_files(spec: LoadBalancerSpec) -> dict[str, str]:
 def load_balancer_manifests(spec: LoadBalancerSpec) -> list[dict[str, Any]]:
     files = config_files(spec)
     objects = [
-        service_account(NAME, spec.namespace, spec.labels),
+        service_account(spec.name, spec.namespace, spec.labels),
         config_map(spec, files),
         peers_service(spec),
         stateful_set(spec, files),
         public_service(spec),
         stats_service(spec),
-        pod_disruption_budget(NAME, spec.namespace, spec.labels, spec.selector),
+        pod_disruption_budget(spec.name, spec.namespace, spec.labels, spec.selector),
         network_policy(spec),
     ]
     if spec.monitoring_namespace:
-        objects.append(service_monitor(NAME, spec.namespace, spec.labels, spec.selector, "stats", "/metrics"))
+        objects.append(service_monitor(spec.name, spec.namespace, spec.labels, spec.selector, "stats", "/metrics"))
     return objects
 
 
 def config_map(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any]:
-    return rendered_config_map(CONFIG_MAP, spec.namespace, spec.labels, files, "load_balancer")
+    return rendered_config_map(spec.config_map, spec.namespace, spec.labels, files, "load_balancer")
 
 
 def peers_service(spec: LoadBalancerSpec) -> dict[str, Any]:
@@ -181,7 +196,7 @@ def peers_service(spec: LoadBalancerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(PEERS_SERVICE, spec.namespace, spec.labels),
+        "metadata": metadata(spec.peers_service, spec.namespace, spec.labels),
         "spec": {
             "clusterIP": "None",
             "publishNotReadyAddresses": True,
@@ -208,7 +223,7 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
     # old one drains (pre-stop pause, then the image's SIGUSR1 soft stop).
     checksum = hashlib.sha256("\n".join(f"{k}\n{v}" for k, v in sorted(files.items())).encode()).hexdigest()
     secret_env = [
-        {"name": env, "valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": key}}}
+        {"name": env, "valueFrom": {"secretKeyRef": {"name": spec.credentials_secret, "key": key}}}
         for env, key in (
             (STATS_USER_ENV, "stats-user"),
             (STATS_PASSWORD_ENV, "stats-password"),
@@ -221,7 +236,7 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
         {"name": "runtime", "mountPath": RUNTIME_DIR},
     ]
     volumes: list[dict[str, Any]] = [
-        {"name": "config", "configMap": {"name": CONFIG_MAP, "defaultMode": 0o444}},
+        {"name": "config", "configMap": {"name": spec.config_map, "defaultMode": 0o444}},
         {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
     ]
     ports = [
@@ -245,7 +260,7 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
         )
     health = {"httpGet": {"path": "/healthz", "port": "stats"}, "periodSeconds": 5, "timeoutSeconds": 2}
     container = {
-        "name": NAME,
+        "name": spec.name,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", f"{CONFIG_DIR}/entrypoint.sh"],
@@ -264,10 +279,10 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(NAME, spec.namespace, spec.labels),
+        "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": {
             "replicas": s.replicas,
-            "serviceName": PEERS_SERVICE,
+            "serviceName": spec.peers_service,
             # Replicas are interchangeable; start them together so the peers resolve each other.
             "podManagementPolicy": "Parallel",
             "updateStrategy": {"type": "RollingUpdate"},
@@ -276,7 +291,7 @@ def stateful_set(spec: LoadBalancerSpec, files: dict[str, str]) -> dict[str, Any
             "template": {
                 "metadata": {"labels": spec.labels, "annotations": {"checksum/config": checksum}},
                 "spec": {
-                    "serviceAccountName": NAME,
+                    "serviceAccountName": spec.name,
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(HAPROXY_USER, HAPROXY_USER),
                     "terminationGracePeriodSeconds": s.drain_seconds + s.hard_stop_after_seconds + 5,
@@ -311,7 +326,7 @@ def public_service(spec: LoadBalancerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(NAME, spec.namespace, spec.labels, dict(s.service_annotations) or None),
+        "metadata": metadata(spec.name, spec.namespace, spec.labels, dict(s.service_annotations) or None),
         "spec": service_spec,
     }
 
@@ -320,7 +335,7 @@ def stats_service(spec: LoadBalancerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(STATS_SERVICE, spec.namespace, {**spec.labels, lbl.METRICS_SERVICE: "true"}),
+        "metadata": metadata(spec.stats_service, spec.namespace, {**spec.labels, lbl.METRICS_SERVICE: "true"}),
         "spec": {
             "type": "ClusterIP",
             "selector": spec.selector,
@@ -348,7 +363,7 @@ def network_policy(spec: LoadBalancerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata(NAME, spec.namespace, spec.labels),
+        "metadata": metadata(spec.name, spec.namespace, spec.labels),
         "spec": {
             "podSelector": {"matchLabels": spec.selector},
             "policyTypes": ["Ingress", "Egress"],

@@ -10,6 +10,7 @@ import pulumi_random as random
 
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.names import require_instance_name
 from components.postgres.manifests import OPERATOR_NAMESPACE, PostgresSpec, database_url, postgres_manifests
 
 CHART_REPOSITORY = "https://cloudnative-pg.github.io/charts"
@@ -36,6 +37,7 @@ class PostgresCluster(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require_instance_name("PostgresCluster", name, args.spec.name)
         super().__init__("teknofest:platform:PostgresCluster", name, None, opts)
         spec = args.spec
         pg = spec.settings

@@ -10,6 +10,7 @@ import pulumi_random as random
 
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.names import require_instance_name
 from components.rabbitmq.manifests import (
     ADMIN_USER,
     AMQP_PORT,
@@ -40,6 +41,7 @@ class RabbitmqBroker(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: RabbitmqBrokerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require_instance_name("RabbitmqBroker", name, args.spec.name)
         super().__init__("teknofest:platform:RabbitmqBroker", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)

@@ -255,7 +255,7 @@ def network_policies(spec: RabbitmqSpec) -> list[dict[str, Any]]:
         }
     ]
     return objects + client_egress_policies(
-        spec.clients, "rabbitmq", spec.namespace, spec.labels, [{"to": [brokers], "ports": tcp(*amqp_ports)}]
+        spec.clients, spec.name, spec.namespace, spec.labels, [{"to": [brokers], "ports": tcp(*amqp_ports)}]
     )
 
 

@@ -9,6 +9,7 @@ import pulumi_random as random
 
 from components.common.kubernetes.manifests import secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.names import require_instance_name
 from components.redis.manifests import RedisSpec, acl_password_key, redis_manifests
 from components.redis.redis_config import ACL_USERS, APP_USER, MASTER_NAME
 
@@ -30,14 +31,16 @@ class RedisCluster(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: RedisClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require_instance_name("RedisCluster", name, args.spec.name)
         super().__init__("teknofest:platform:RedisCluster", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        # One password per ACL user ("<name>-password" keeps the application's from before ACLs), and
-        # the Sentinels' own.
+        # One password per ACL user ("<name>-password" keeps the application's from before ACLs, the
+        # others "<name>-<user>-user-password"), and the Sentinels' own "<name>-sentinel-password"
+        # (the sentinel ACL user's once shared that logical name: a duplicate URN).
         acl_passwords = {
             user.name: random.RandomPassword(
-                f"{name}-password" if user == APP_USER else f"{name}-{user.name}-password",
+                f"{name}-password" if user == APP_USER else f"{name}-{user.name}-user-password",
                 length=40,
                 special=False,
                 opts=child,

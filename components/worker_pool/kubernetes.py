@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
+from components.common.names import require_instance_name
 from components.worker_pool.manifests import WorkerPoolSpec, pool_manifests
 
 
@@ -29,6 +30,7 @@ class WorkerPool(pulumi.ComponentResource):
     headless_service_name: str
 
     def __init__(self, name: str, args: WorkerPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require_instance_name("WorkerPool", name, args.spec.name)
         super().__init__("teknofest:platform:WorkerPool", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)

@@ -193,7 +193,7 @@ def test_plan_lists_every_resource_with_its_parent(rendered: dict[str, SynthResu
     assert parents == {
         "teknofest:platform:Namespace::namespace",
         "teknofest:platform:WorkerPool::api",
-        "teknofest:platform:LoadBalancer::load-balancer",
+        "teknofest:platform:LoadBalancer::haproxy",
         "teknofest:platform:RedisCluster::redis",
         "teknofest:platform:PostgresCluster::postgres",
         "teknofest:platform:RabbitmqBroker::rabbitmq",
