@@ -53,6 +53,7 @@ from components.rabbitmq.settings import Rabbitmq
 from components.redis.settings import Redis
 from components.worker_pool.settings import ApiPool, Celery, CeleryPool
 from stacks.settings.cluster import KubernetesCluster
+from stacks.settings.docker import DockerHost, PublishedPorts
 from stacks.settings.edge import CertManagerIssuer, Domains, Tls
 from stacks.settings.images import Images
 from stacks.settings.platform import Environment, PlatformSettings, Target
@@ -75,6 +76,7 @@ __all__ = [
     "CpuQuantity",
     "DnsLabel",
     "DnsName",
+    "DockerHost",
     "Domains",
     "Elasticsearch",
     "EmailReceiver",
@@ -98,6 +100,7 @@ __all__ = [
     "Postgres",
     "Probes",
     "PrometheusServer",
+    "PublishedPorts",
     "Rabbitmq",
     "RateLimit",
     "Recovery",

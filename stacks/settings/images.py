@@ -19,6 +19,12 @@ class Images(Model):
         "ghcr.io/cloudnative-pg/postgresql:16.10-202509151215-standard-trixie"
         "@sha256:872626c85616d5653c16b6cf412904622f8a4dfb9e9ac9f1c6bbcda104fb036b"
     )
+    # The docker target's PostgreSQL: the official image, which our build extends with pgBackRest
+    # and PgBouncer (components/postgres/image/Dockerfile), pinned by digest.
+    postgres_server: ImageRef = (
+        "docker.io/library/postgres:16.10-bookworm"
+        "@sha256:38471f330eb885e04de130b768d6db4e10469e2311879c7e5c699f6d2d8a1c74"
+    )
     redis: ImageRef = "docker.io/library/redis:7.4.11"
     redis_exporter: ImageRef = "docker.io/oliver006/redis_exporter:v1.62.0"
     rabbitmq: ImageRef = "docker.io/library/rabbitmq:4.1.4-management"
@@ -29,5 +35,11 @@ class Images(Model):
     otel_collector: ImageRef = "docker.io/otel/opentelemetry-collector-contrib:0.138.0"
     celery_exporter: ImageRef = "docker.io/danihodovic/celery-exporter:0.10.14"
     elasticsearch_exporter: ImageRef = "quay.io/prometheuscommunity/elasticsearch-exporter:v1.9.0"
+    # The docker target's Prometheus, Alertmanager and Grafana: the versions kube-prometheus-stack
+    # 88.5.3 runs on Kubernetes (Prometheus's busybox variant: its healthcheck needs a shell and wget).
+    prometheus: ImageRef = "quay.io/prometheus/prometheus:v3.14.0"
+    alertmanager: ImageRef = "quay.io/prometheus/alertmanager:v0.34.0"
+    grafana: ImageRef = "docker.io/grafana/grafana:13.2.0"
+    postgres_exporter: ImageRef = "quay.io/prometheuscommunity/postgres-exporter:v0.19.1"
     # Runs the daily Elasticsearch retention script.
     curl: ImageRef = "docker.io/curlimages/curl:8.11.1"

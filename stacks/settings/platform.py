@@ -19,6 +19,7 @@ from components.rabbitmq.settings import Rabbitmq
 from components.redis.settings import Redis
 from components.worker_pool.settings import ApiPool, Celery
 from stacks.settings.cluster import KubernetesCluster
+from stacks.settings.docker import DockerHost
 from stacks.settings.edge import Domains, Tls
 from stacks.settings.images import Images
 
@@ -31,6 +32,8 @@ class PlatformSettings(Model):
     target: Target = "kubernetes"
     namespace: DnsLabel
     kubernetes: KubernetesCluster = KubernetesCluster()
+    # The host of the docker target (ignored by the kubernetes target).
+    docker: DockerHost = DockerHost()
     cluster_addons: ClusterAddons = ClusterAddons()
     images: Images = Images()
     api: ApiPool = ApiPool()

@@ -41,12 +41,15 @@ def daemon(
     env: dict[str, str] | None = None,
     stop_timeout: float = 10,
     cwd: Path | None = None,
+    user: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server process for the length of the block, its output in `log`, stopped by its PID. It
     runs in `cwd` (default: the log's folder, a temporary one): what a daemon writes to its working
     directory (a Redis replica's dump.rdb) never lands in the working tree."""
     with log.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd or log.parent)
+        process = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd or log.parent, user=user
+        )
         try:
             yield process
         finally:

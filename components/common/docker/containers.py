@@ -1,0 +1,181 @@
+"""Target-neutral description of a container (pure): what the docker components render, what the
+synth writes into containers/, and what `resources.py` turns into pulumi-docker resources.
+
+Secrets never appear in a spec: a file that carries one names it (`Upload.secrets`) and holds a
+placeholder `@@<name>@@` per value; the component fills them in from generated passwords, as a
+Pulumi secret, into a file of mode 0400 owned by the container's user. Environment variables carry
+no secret: the start-up wrapper (`secret_env_script`) reads them from those files at start.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+SECRETS_DIR = "/run/secrets"
+CONFIG_DIR = "/etc/teknofest"
+ENTRYPOINT = f"{CONFIG_DIR}/secret-env.sh"
+_PLACEHOLDER = re.compile(r"@@([a-z0-9-]+)@@")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file written into the container before it starts."""
+
+    path: str
+    content: str
+    mode: int = 0o444
+    # Names of the secrets whose placeholders the content holds; any makes the file a secret.
+    secrets: tuple[str, ...] = ()
+    # Where the synth writes it: configs/<capability>/<file name>.
+    capability: str = ""
+
+    def __post_init__(self) -> None:
+        used = tuple(sorted(set(_PLACEHOLDER.findall(self.content))))
+        if used != tuple(sorted(set(self.secrets))):
+            raise ValueError(f"upload {self.path}: placeholders {used} but secrets {self.secrets}")
+        if self.secrets and self.mode & 0o077:
+            raise ValueError(f"upload {self.path} holds secrets: mode must be 0400 or 0600, not {oct(self.mode)}")
+
+    @property
+    def is_secret(self) -> bool:
+        return bool(self.secrets)
+
+    def filled(self, values: dict[str, str]) -> str:
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.content)
+
+
+def placeholder(secret: str) -> str:
+    return f"@@{secret}@@"
+
+
+def secret_file(secret: str, capability: str = "secrets") -> Upload:
+    """One secret alone in a file (`/run/secrets/<name>`), e.g. a password a process reads."""
+    return Upload(f"{SECRETS_DIR}/{secret}", placeholder(secret), 0o400, (secret,), capability)
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker's HEALTHCHECK: `test` runs in the container (CMD form)."""
+
+    test: tuple[str, ...]
+    interval_seconds: int = 10
+    timeout_seconds: int = 5
+    retries: int = 3
+    start_period_seconds: int = 30
+
+    @classmethod
+    def shell(cls, command: str, **timing: int) -> Healthcheck:
+        return cls(("CMD-SHELL", command), **timing)
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    internal: int
+    external: int
+    # Loopback unless the settings publish on another address.
+    ip: str = "127.0.0.1"
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    network: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    # Our own command line; the image is relied on for its binaries, paths and user only.
+    command: tuple[str, ...]
+    networks: tuple[NetworkAttachment, ...]
+    memory_mb: int
+    cpus: float
+    healthcheck: Healthcheck | None
+    # "uid:gid": never root, unless the image's own start drops privileges (none here do).
+    user: str
+    # Plain settings only; `Upload`s carry secrets.
+    env: tuple[tuple[str, str], ...] = ()
+    # Environment variables the wrapper reads from secret files before exec'ing the command.
+    secret_env: tuple[tuple[str, str], ...] = ()
+    uploads: tuple[Upload, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    # Writable scratch space of a read-only container: path -> mount options.
+    tmpfs: tuple[tuple[str, str], ...] = ()
+    ports: tuple[PortBinding, ...] = ()
+    read_only: bool = True
+    capabilities_add: tuple[str, ...] = ()
+    gpus: int = 0
+    labels: tuple[tuple[str, str], ...] = ()
+    # Containers (by name) that must be healthy first: `pulumi up` waits for them.
+    after: tuple[str, ...] = ()
+    stop_grace_seconds: int = 30
+    restart: str = "unless-stopped"
+    # What the synth files the uploads under.
+    capability: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        for name, _ in self.env:
+            if any(word in name for word in ("PASSWORD", "SECRET", "TOKEN", "_URL")) and name not in _PLAIN_ENV:
+                raise ValueError(f"container {self.name}: {name} looks like a secret; give it as secret_env")
+        if self.secret_env:
+            files = {upload.path for upload in self.uploads}
+            missing = [path for _, path in self.secret_env if path not in files]
+            if missing:
+                raise ValueError(f"container {self.name}: secret_env reads files it is not given: {missing}")
+
+    @property
+    def entrypoint(self) -> tuple[str, ...]:
+        """With secrets in the environment, the wrapper runs first; otherwise the command alone."""
+        return ("/bin/sh", ENTRYPOINT) if self.secret_env else ()
+
+    @property
+    def all_uploads(self) -> tuple[Upload, ...]:
+        if not self.secret_env:
+            return self.uploads
+        wrapper = Upload(ENTRYPOINT, secret_env_script(self.secret_env), 0o555, (), "docker")
+        return (wrapper, *self.uploads)
+
+
+# Variables with URL or TOKEN in their name that carry no credential.
+_PLAIN_ENV = frozenset(
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", "GF_SERVER_ROOT_URL", "PROMETHEUS_URL", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS"}
+)
+
+
+def secret_env_script(secret_env: tuple[tuple[str, str], ...]) -> str:
+    """Export each variable from its file, then exec the command: the values live in the process
+    environment only, never in the container's configuration (`docker inspect`)."""
+    lines = [
+        "#!/bin/sh",
+        "# Rendered by teknofest-platform (components/common/docker/containers.py); do not edit by hand.",
+        "set -eu",
+    ]
+    for name, path in secret_env:
+        lines.append(f"{name}=$(cat {shlex.quote(path)}); export {name}")
+    lines.append('exec "$@"')
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    # No route out of the host: the backends' network.
+    internal: bool
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    name: str
+    # What it holds, for `docker volume ls` and the operators.
+    purpose: str

@@ -1,0 +1,149 @@
+"""Turns the pure container specs into pulumi-docker resources (Network, Volume, Container)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components.common.docker.containers import ContainerSpec, NetworkSpec, Upload, VolumeSpec
+
+MANAGED_BY = ("org.teknofest.managed-by", "teknofest-platform")
+
+
+@dataclass(frozen=True)
+class DockerLogging:
+    """json-file rotation for every container; the log shipper reads the same files."""
+
+    max_size: str = "10m"
+    max_files: int = 3
+
+    @property
+    def options(self) -> dict[str, str]:
+        return {"max-size": self.max_size, "max-file": str(self.max_files)}
+
+
+@dataclass
+class DockerContext:
+    """What a docker component's containers refer to: the networks and images it was given, the
+    secrets its uploads fill in, and the containers already registered (for `after`)."""
+
+    networks: Mapping[str, docker.Network]
+    images: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    containers: dict[str, docker.Container] = field(default_factory=dict)
+    logging: DockerLogging = DockerLogging()
+
+
+def network(spec: NetworkSpec, opts: pulumi.ResourceOptions) -> docker.Network:
+    return docker.Network(
+        spec.name,
+        name=spec.name,
+        driver="bridge",
+        internal=spec.internal,
+        # The bridge's own address is not a gateway to other networks of the host.
+        options={"com.docker.network.bridge.enable_icc": "true"},
+        labels=[docker.NetworkLabelArgs(label=MANAGED_BY[0], value=MANAGED_BY[1])],
+        opts=opts,
+    )
+
+
+def volume(spec: VolumeSpec, opts: pulumi.ResourceOptions) -> docker.Volume:
+    return docker.Volume(
+        spec.name,
+        name=spec.name,
+        labels=[
+            docker.VolumeLabelArgs(label=MANAGED_BY[0], value=MANAGED_BY[1]),
+            docker.VolumeLabelArgs(label="org.teknofest.purpose", value=spec.purpose),
+        ],
+        # A volume holds state: `pulumi destroy` must not take the data with it by accident.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=False, retain_on_delete=True)),
+    )
+
+
+def _upload(
+    spec: ContainerSpec, upload: Upload, secrets: Mapping[str, pulumi.Output[str]]
+) -> docker.ContainerUploadArgs:
+    uid = spec.user.split(":", 1)[0]
+    if upload.is_secret:
+        missing = [name for name in upload.secrets if name not in secrets]
+        if missing:
+            raise ValueError(f"container {spec.name}: no value for secrets {missing} of {upload.path}")
+        values = {name: secrets[name] for name in upload.secrets}
+        content: pulumi.Input[str] = pulumi.Output.secret(pulumi.Output.all(**values).apply(upload.filled))
+    else:
+        content = upload.content
+    return docker.ContainerUploadArgs(
+        file=upload.path,
+        content=content,
+        permissions=f"0{upload.mode:o}",
+        # Secret files belong to the process that reads them; config files to root, read by all.
+        owner=uid if upload.is_secret else "0",
+        group="0",
+        executable=bool(upload.mode & 0o111),
+    )
+
+
+def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOptions) -> docker.Container:
+    """One container, healthy before `pulumi up` moves on (`wait`), and deleted before it is
+    replaced: its name and published ports would collide with the old one's otherwise."""
+    depends = [ctx.containers[name] for name in spec.after]
+    options = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True, depends_on=depends))
+    hc = spec.healthcheck
+    created = docker.Container(
+        spec.name,
+        name=spec.name,
+        image=ctx.images.get(spec.image, spec.image),
+        entrypoints=list(spec.entrypoint) or None,
+        command=list(spec.command),
+        envs=[f"{name}={value}" for name, value in spec.env],
+        user=spec.user,
+        read_only=spec.read_only,
+        tmpfs=dict(spec.tmpfs) or None,
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(spec.capabilities_add) or None),
+        security_opts=["no-new-privileges:true"],
+        memory=spec.memory_mb,
+        memory_swap=spec.memory_mb,
+        cpus=str(spec.cpus),
+        restart=spec.restart,
+        destroy_grace_seconds=spec.stop_grace_seconds,
+        stop_timeout=spec.stop_grace_seconds,
+        init=True,
+        log_driver="json-file",
+        log_opts=ctx.logging.options,
+        labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in (MANAGED_BY, *spec.labels)],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(
+                name=ctx.networks[attachment.network].name, aliases=list(attachment.aliases) or None
+            )
+            for attachment in spec.networks
+        ],
+        ports=[
+            docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.ip, protocol=p.protocol)
+            for p in spec.ports
+        ],
+        volumes=[
+            docker.ContainerVolumeArgs(volume_name=m.volume, container_path=m.path, read_only=m.read_only)
+            for m in spec.volumes
+        ],
+        uploads=[_upload(spec, upload, ctx.secrets) for upload in spec.all_uploads],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=list(hc.test),
+            interval=f"{hc.interval_seconds}s",
+            timeout=f"{hc.timeout_seconds}s",
+            retries=hc.retries,
+            start_period=f"{hc.start_period_seconds}s",
+        )
+        if hc
+        else None,
+        device_requests=[docker.ContainerDeviceRequestArgs(driver="nvidia", count=spec.gpus, capabilities=["gpu"])]
+        if spec.gpus
+        else None,
+        wait=hc is not None,
+        wait_timeout=max(60, hc.start_period_seconds + hc.interval_seconds * (hc.retries + 1)) if hc else None,
+        opts=options,
+    )
+    ctx.containers[spec.name] = created
+    return created
