@@ -51,6 +51,9 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         if args.typ.startswith("random:index/randomPassword") or args.typ.startswith("random:index/randomString"):
             # A stand-in value; it is masked wherever it is written out anyway.
             state["result"] = f"mock-{args.name}"
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            # The engine would give the pulled image's ID; its pinned reference stands in for it.
+            state["imageId"] = args.inputs["name"]
         return f"{args.name}-id", state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

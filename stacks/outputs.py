@@ -1,4 +1,4 @@
-"""Stack outputs every target shares: the image versions, for the dashboards."""
+"""Stack outputs of the image versions, for the dashboards, per target."""
 
 from __future__ import annotations
 
@@ -28,6 +28,35 @@ def image_versions(settings: PlatformSettings) -> dict[str, Any]:
                 "elasticsearch": settings.monitoring.elasticsearch.version
                 if settings.monitoring.elasticsearch.enabled
                 else None,
+            }
+            if settings.monitoring.enabled
+            else {}
+        ),
+    }
+
+
+def docker_image_versions(settings: PlatformSettings) -> dict[str, Any]:
+    """What the docker target runs (its PostgreSQL is the official image, extended on the host)."""
+    i = settings.images
+    return {
+        "api": i.api,
+        "worker": settings.worker_image,
+        "haproxy": i.haproxy,
+        "redis": i.redis,
+        "redisExporter": i.redis_exporter,
+        "postgresServer": i.postgres_server,
+        "postgresExporter": i.postgres_exporter,
+        "rabbitmq": i.rabbitmq,
+        "flower": i.flower,
+        **(
+            {
+                "prometheus": i.prometheus,
+                "alertmanager": i.alertmanager,
+                "grafana": i.grafana,
+                "loki": i.loki,
+                "jaeger": i.jaeger,
+                "otelCollector": i.otel_collector,
+                "celeryExporter": i.celery_exporter,
             }
             if settings.monitoring.enabled
             else {}

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from components.postgres.server_config import daily_time
 from stacks.errors import Problem
 from stacks.settings import Access, PlatformSettings, UiAccess
 
-# Targets whose composition exists; the settings already describe the docker target (design.md).
-BUILT_TARGETS = ("kubernetes",)
+# Targets whose composition exists (design.md also describes swarm).
+BUILT_TARGETS = ("kubernetes", "docker")
 
 
 def environment_warnings(settings: PlatformSettings) -> list[str]:
     """Allowed, but worth saying before `pulumi up`."""
     warnings = []
     ai = settings.celery.pools.get("ai")
+    if settings.target == "docker" and ai is not None and ai.gpu.enabled and not settings.docker.gpu:
+        warnings.append(
+            "teknofest-platform:docker.gpu = false: the ai pool runs on the host's CPU; inference will be slow "
+            "(set it to true where the host has NVIDIA GPUs and the container toolkit)"
+        )
     if ai is not None and not ai.gpu.enabled:
         warnings.append(
             "teknofest-platform:celery.pools.ai.gpu.enabled = false: the ai pool runs on CPU nodes; "
@@ -47,6 +53,8 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
                 f"this target is not built yet; allowed now: {', '.join(BUILT_TARGETS)}",
             )
         )
+    if settings.target == "docker":
+        problems += docker_problems(settings)
     if settings.environment != "production":
         return problems
 
@@ -64,6 +72,14 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
                 "production needs a backup destination such as 's3://bucket/path' (RPO < 15 min needs WAL archiving)",
             )
         )
+    if not settings.monitoring.enabled:
+        problems.append(
+            Problem("monitoring.enabled", "false", "must be true in production: alerts, logs and traces are required")
+        )
+    if settings.target == "docker":
+        # One host is one failure domain: replica counts cannot buy availability there. TLS,
+        # backups and monitoring (above) still hold.
+        return problems
     at_least(
         "loadBalancer.replicas", settings.load_balancer.replicas, 2, "one load balancer is a single point of failure"
     )
@@ -87,8 +103,39 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
             2,
             "notifications must go out while one is down; 3 survive a node loss during a rollout",
         )
-    else:
+    return problems
+
+
+def docker_problems(settings: PlatformSettings) -> list[Problem]:
+    """What the docker target cannot do with these settings, before anything is registered."""
+    problems: list[Problem] = []
+    if settings.tls.enabled and settings.docker.tls_certificate_pem is None:
         problems.append(
-            Problem("monitoring.enabled", "false", "must be true in production: alerts, logs and traces are required")
+            Problem(
+                "docker.tlsCertificatePem",
+                "<missing>",
+                "tls.enabled needs the PEM (chain and key) HAProxy serves: "
+                '`pulumi config set --secret --path docker.tlsCertificatePem "$(cat fullchain.pem privkey.pem)"`',
+            )
         )
+    destination = settings.backups.destination_path
+    if destination is not None and not destination.startswith("s3://"):
+        problems.append(
+            Problem(
+                "backups.destinationPath",
+                destination,
+                "the docker target's pgBackRest writes to 's3://bucket/path' (S3 or S3-compatible, with "
+                "backups.endpointUrl), or, unset, to a local volume",
+            )
+        )
+    try:
+        daily_time(settings.backups.schedule)
+    except ValueError:
+        problems.append(
+            Problem(
+                "backups.schedule", settings.backups.schedule, "the docker target takes a daily time: 'S M H * * *'"
+            )
+        )
+    if settings.postgres.instances > 3:
+        problems.append(Problem("postgres.instances", str(settings.postgres.instances), "at most 3 on one host"))
     return problems

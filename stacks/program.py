@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from stacks.config_source import load_settings, project_config
+from stacks.docker_platform import build_docker_platform
 from stacks.errors import SettingsError
 from stacks.kubernetes_platform import build_kubernetes_platform
 from stacks.policy import environment_warnings
@@ -35,6 +36,7 @@ def main() -> None:
     settings = current_settings()
     for warning in environment_warnings(settings):
         pulumi.log.warn(warning)
-    outputs: dict[str, Any] = build_kubernetes_platform(settings)
+    build = build_docker_platform if settings.target == "docker" else build_kubernetes_platform
+    outputs: dict[str, Any] = build(settings)
     for name, value in outputs.items():
         pulumi.export(name, value)

@@ -11,7 +11,7 @@ import json
 import shutil
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,13 @@ from components.common.yaml_text import to_yaml
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
+from stacks.docker_render import config_files as docker_config_files
+from stacks.docker_render import container_summaries, docker_findings
 from stacks.errors import SettingsError
 from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
 from stacks.kubernetes_specs import platform_specs
-from stacks.mock_engine import PROJECT_ROOT, run_program
+from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program
 from stacks.monitored import monitored_platform
 from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
@@ -49,6 +51,8 @@ class SynthResult:
     crds_folder: Path | None
     warnings: list[str]
     charts_folder: Path | None = None
+    # The docker target's containers (file name -> summary); empty on Kubernetes.
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class SynthError(Exception):
@@ -71,6 +75,8 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     except pulumi.RunError as exc:
         raise SynthError(str(exc)) from None
 
+    if settings.target == "docker":
+        return _docker_synth(settings, render, out, stack_file.encrypted_paths)
     manifest_set = manifests(render)
     configs = config_files(manifest_set)
     folder = crds_dir()
@@ -127,6 +133,44 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
     )
 
 
+def _write_common(out: Path, render: StackRender, configs: dict[str, str], findings: list[Finding]) -> None:
+    for relative, text in configs.items():
+        path = out / "configs" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (out / "plan.json").write_text(json.dumps(plan(render), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "outputs.json").write_text(json.dumps(render.outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "validation.json").write_text(
+        json.dumps({"findings": [f.__dict__ for f in findings]}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+def _docker_synth(settings: PlatformSettings, render: StackRender, out: Path, encrypted: list[str]) -> SynthResult:
+    """The docker target: containers/ (one summary each), configs/ (every uploaded file), the plan."""
+    summaries = container_summaries(render)
+    configs = docker_config_files(render)
+    findings = docker_findings(settings, summaries) + ordering_findings(plan(render))
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "containers").mkdir(parents=True)
+    for file_name, summary in summaries.items():
+        (out / "containers" / file_name).write_text(to_yaml(summary), encoding="utf-8")
+    _write_common(out, render, configs, findings)
+    return SynthResult(
+        out,
+        {},
+        configs,
+        findings,
+        {},
+        render.outputs,
+        encrypted,
+        None,
+        environment_warnings(settings),
+        None,
+        containers=summaries,
+    )
+
+
 def stack_talks(settings: PlatformSettings, manifests: dict[str, dict[str, Any]]) -> list[Talk]:
     """The topology table's pairs and, with monitoring, Prometheus to every rendered monitor's target."""
     talks = list(platform_specs(settings).talks)
@@ -135,7 +179,30 @@ def stack_talks(settings: PlatformSettings, manifests: dict[str, dict[str, Any]]
     return talks
 
 
+def docker_summary(result: SynthResult, stack: str) -> str:
+    lines = [
+        f"stack {stack} (docker): {len(result.containers)} containers, {len(result.configs)} files -> {result.out}",
+        "",
+    ]
+    lines.append(f"{'container':<40}{'image':<60}published")
+    for c in result.containers.values():
+        ports = ", ".join(f"{p.get('ip')}:{p.get('external')}" for p in c["ports"]) or "-"
+        lines.append(f"{c['name']:<40}{str(c['image'])[:58]:<60}{ports}")
+    lines.append("")
+    lines += [f"warning: {warning}" for warning in result.warnings]
+    for path in result.encrypted_paths:
+        lines.append(f"note: {path} is encrypted; a placeholder stood in for it offline")
+    if result.findings:
+        lines.append(f"{len(result.findings)} finding(s):")
+        lines += [f"  - {f.manifest}: {f.message}" for f in result.findings]
+    else:
+        lines.append("validation: every container non-root, read-only, no capabilities; ports on the named addresses")
+    return "\n".join(lines)
+
+
 def summary(result: SynthResult, stack: str) -> str:
+    if result.containers:
+        return docker_summary(result, stack)
     kinds = Counter(m["kind"] for m in result.manifests.values())
     lines = [
         f"stack {stack}: {len(result.manifests)} manifests, {len(result.configs)} config files -> {result.out}",
@@ -177,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.diff:
         before, after = (Path(p) for p in args.diff)
         for folder in (before, after):
-            if not (folder / "manifests").is_dir():
-                print(f"error: {folder} is not a synth output folder (no manifests/ inside)", file=sys.stderr)
+            if not (folder / "manifests").is_dir() and not (folder / "containers").is_dir():
+                print(f"error: {folder} is not a synth output folder (no manifests/ or containers/)", file=sys.stderr)
                 return 2
         print(markdown_diff(before, after))
         return 0

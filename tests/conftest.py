@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,33 @@ from stacks.stack_file import read_stack_file
 from stacks.validate import charts_dir, crds_dir
 
 STACKS = ("dev", "staging", "production")
+# Dev runs on the docker target; its settings on Kubernetes (a laptop cluster) stay rendered and
+# checked as "dev-kubernetes", so the Kubernetes tiers still cover the dev environment's choices.
+DEV_ON_KUBERNETES = "dev-kubernetes"
+KUBERNETES_STACKS = (DEV_ON_KUBERNETES, "staging", "production")
+
+
+@functools.cache
+def stack_file_path(stack: str) -> Path:
+    """The stack file of `stack`; dev-kubernetes is dev's with the kubernetes target, written
+    into a temporary folder (tests never write into the working tree)."""
+    if stack != DEV_ON_KUBERNETES:
+        return PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+    text = (PROJECT_ROOT / "Pulumi.dev.yaml").read_text()
+    assert "teknofest-platform:target: docker" in text
+    path = Path(tempfile.mkdtemp(prefix="teknofest-stack-")) / "Pulumi.dev.yaml"
+    path.write_text(text.replace("teknofest-platform:target: docker", "teknofest-platform:target: kubernetes"))
+    return path
+
+
+def stack_name(stack: str) -> str:
+    """The Pulumi stack a (test) stack stands for."""
+    return "dev" if stack == DEV_ON_KUBERNETES else stack
 
 
 def stack_settings(stack: str) -> PlatformSettings:
-    stack_file = read_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
-    return load_settings(project_config(stack_file.config), stack, f"Pulumi.{stack}.yaml")
+    stack_file = read_stack_file(stack_file_path(stack))
+    return load_settings(project_config(stack_file.config), stack_name(stack), f"Pulumi.{stack}.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -424,6 +424,8 @@ def rule_groups(platform: MonitoredPlatform) -> list[dict[str, Any]]:
     for area, alerts in alert_groups(platform).items():
         rules = []
         for alert in alerts:
+            if not platform.kubernetes and "kube_" in alert.expr:
+                continue  # kube-state-metrics runs on Kubernetes only
             rule: dict[str, Any] = {
                 "alert": alert.name,
                 "expr": alert.expr,

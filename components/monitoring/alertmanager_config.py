@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
 from components.monitoring.settings import Alerting
 
@@ -88,3 +89,17 @@ def alertmanager_config(alerting: Alerting, secrets: AlertingSecrets) -> dict[st
 
 def render_alertmanager_yaml(alerting: Alerting, secrets: AlertingSecrets) -> str:
     return yaml.safe_dump(alertmanager_config(alerting, secrets), sort_keys=False)
+
+
+def alerting_secrets(alerting: Alerting) -> AlertingSecrets:
+    """The receivers' secrets from the settings (Pulumi config secrets), revealed for rendering."""
+    email = alerting.email
+
+    def reveal(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return AlertingSecrets(
+        smtp_password=reveal(email.password) if email else None,
+        slack_webhook_url=reveal(alerting.slack_webhook_url),
+        dead_mans_switch_url=reveal(alerting.dead_mans_switch_url),
+    )

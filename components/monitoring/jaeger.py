@@ -123,4 +123,4 @@ def jaeger_spec(platform: MonitoredPlatform) -> ServerSpec:
 
 
 def otlp_endpoint(platform: MonitoredPlatform) -> str:
-    return f"{NAME}.{platform.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"
+    return f"{platform.service_host(NAME)}:{OTLP_GRPC_PORT}"

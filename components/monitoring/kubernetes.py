@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import SecretStr
 
 from components.common import labels as lbl
 from components.common.kubernetes.manifests import client_egress_policies, namespace_peer, pods_peer, secret_manifest
 from components.common.kubernetes.resources import NO_CRD_INSTALLERS, CrdInstallers, create
 from components.monitoring import access, elastic
-from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
+from components.monitoring.alertmanager_config import alerting_secrets, render_alertmanager_yaml
 from components.monitoring.capacity import server_specs
 from components.monitoring.celery_exporter import metrics_ingress_policy
 from components.monitoring.dashboards import dashboard_config_maps, platform_dashboards
@@ -190,14 +189,4 @@ def _alertmanager_yaml(platform: MonitoredPlatform) -> pulumi.Output[str]:
     """Rendered with the receivers' secrets inline (Alertmanager has no file references for all of
     them), so the whole text is a Pulumi secret and only ever lives in a Kubernetes Secret."""
     alerting = platform.monitoring.alerting
-    email = alerting.email
-
-    def reveal(value: SecretStr | None) -> str | None:
-        return value.get_secret_value() if value is not None else None
-
-    secrets = AlertingSecrets(
-        smtp_password=reveal(email.password) if email else None,
-        slack_webhook_url=reveal(alerting.slack_webhook_url),
-        dead_mans_switch_url=reveal(alerting.dead_mans_switch_url),
-    )
-    return pulumi.Output.secret(render_alertmanager_yaml(alerting, secrets))
+    return pulumi.Output.secret(render_alertmanager_yaml(alerting, alerting_secrets(alerting)))

@@ -89,8 +89,8 @@ def loki_spec(platform: MonitoredPlatform) -> ServerSpec:
 
 def push_url(platform: MonitoredPlatform) -> str:
     """Loki's native OTLP endpoint (the log shipper appends /v1/logs)."""
-    return f"http://{NAME}.{platform.monitoring.namespace}.svc:{HTTP_PORT}/otlp"
+    return f"http://{platform.service_host(NAME)}:{HTTP_PORT}/otlp"
 
 
 def query_url(platform: MonitoredPlatform) -> str:
-    return f"http://{NAME}.{platform.monitoring.namespace}.svc:{HTTP_PORT}"
+    return f"http://{platform.service_host(NAME)}:{HTTP_PORT}"

@@ -126,7 +126,7 @@ def gateway_spec(platform: MonitoredPlatform) -> ServerSpec:
 
 def gateway_endpoint(platform: MonitoredPlatform) -> str:
     """What the application's OTEL_EXPORTER_OTLP_ENDPOINT points at (OTLP/gRPC)."""
-    return f"http://{GATEWAY}.{platform.monitoring.namespace}.svc:{OTLP_GRPC_PORT}"
+    return f"http://{platform.service_host(GATEWAY)}:{OTLP_GRPC_PORT}"
 
 
 def application_env(platform: MonitoredPlatform, service_name: str) -> dict[str, str]:

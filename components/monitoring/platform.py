@@ -38,3 +38,10 @@ class MonitoredPlatform:
     redis_replicas: int
     redis_quorum: int
     rabbitmq_replicas: int
+    # Kubernetes (Services in the monitoring namespace, kube-state-metrics) or one Docker host
+    # (network aliases, no kube-state-metrics: the rules on kube_* metrics are left out).
+    kubernetes: bool = True
+
+    def service_host(self, name: str) -> str:
+        """Where a monitoring service answers: its Service, or its network alias on Docker."""
+        return f"{name}.{self.monitoring.namespace}.svc" if self.kubernetes else name

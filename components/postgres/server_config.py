@@ -223,9 +223,17 @@ def render_pgbackrest_conf(cfg: BackupInputs) -> str:
             f"repo1-path={path}",
             f"repo1-s3-endpoint={endpoint}",
             "repo1-s3-region=us-east-1",
-            # Keys from backups.credentials in a secret file beside this one, or the host's identity.
-            "repo1-s3-key-type=" + ("shared" if b.credentials else "auto"),
         ]
+        # The keys of backups.credentials (the file is then a secret), or the host's own identity.
+        lines += (
+            [
+                "repo1-s3-key-type=shared",
+                "repo1-s3-key=@@backup-s3-key@@",
+                "repo1-s3-key-secret=@@backup-s3-key-secret@@",
+            ]
+            if b.credentials
+            else ["repo1-s3-key-type=auto"]
+        )
     elif b.destination_path:
         raise ValueError(
             f"backups.destinationPath {b.destination_path}: the docker target's pgBackRest writes to "
@@ -251,11 +259,6 @@ def render_pgbackrest_conf(cfg: BackupInputs) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def render_pgbackrest_credentials() -> str:
-    """The object store's keys (backups.credentials), included by pgBackRest from its conf.d."""
-    return "[global]\nrepo1-s3-key=@@backup-s3-key@@\nrepo1-s3-key-secret=@@backup-s3-key-secret@@\n"
 
 
 def daily_time(schedule: str) -> tuple[int, int]:

@@ -101,7 +101,11 @@ class RabbitmqSpec:
 
 
 def additional_config(spec: RabbitmqSpec) -> str:
-    r = spec.settings
+    return render_rabbitmq_conf(spec.settings, f"{DEFINITIONS_DIR}/definitions.json")
+
+
+def render_rabbitmq_conf(r: Rabbitmq, definitions_path: str) -> str:
+    """The broker's policy, target-neutral: quorum queues, watermarks, no guest, definitions at boot."""
     lines = [
         # Declared without an explicit type, queues are quorum queues: replicated, and safe on a node loss.
         "default_queue_type = quorum",
@@ -113,7 +117,7 @@ def additional_config(spec: RabbitmqSpec) -> str:
         # Users, the vhost and permissions from the rendered definitions at every boot. With them
         # RabbitMQ creates no default user or vhost, so the operator's default user is defined there too.
         "definitions.import_backend = local_filesystem",
-        f"definitions.local.path = {DEFINITIONS_DIR}/definitions.json",
+        f"definitions.local.path = {definitions_path}",
     ]
     if r.tls_secret_name:
         lines += ["listeners.ssl.default = 5671", "ssl_options.fail_if_no_peer_cert = false"]

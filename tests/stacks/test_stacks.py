@@ -31,10 +31,10 @@ from stacks.validate import (
     monitor_targets,
     pod_security_findings,
 )
-from tests.conftest import STACKS, stack_settings
+from tests.conftest import DEV_ON_KUBERNETES, KUBERNETES_STACKS, stack_settings
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_every_manifest_is_valid(rendered: dict[str, SynthResult], stack: str) -> None:
     result = rendered[stack]
     assert result.findings == []
@@ -395,12 +395,12 @@ def test_production_runs_the_whole_monitoring_stack(rendered: dict[str, SynthRes
 
 
 def test_dev_keeps_the_heavy_parts_off(rendered: dict[str, SynthResult]) -> None:
-    manifests = rendered["dev"].manifests
+    manifests = rendered[DEV_ON_KUBERNETES].manifests
     assert not [name for name in manifests if name.startswith(("elasticsearch-", "kibana-", "ingress-"))]
     jaeger = manifests["statefulset-monitoring-jaeger.yaml"]["spec"]
     assert jaeger["replicas"] == 1
     assert jaeger["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
-    outputs = json.loads((rendered["dev"].out / "outputs.json").read_text())
+    outputs = json.loads((rendered[DEV_ON_KUBERNETES].out / "outputs.json").read_text())
     assert set(outputs["monitoring"]) == {"grafana", "prometheus", "alertmanager", "jaeger"}
 
 
@@ -520,7 +520,7 @@ def test_pods_pass_the_pod_security_their_namespaces_enforce_and_ours_pass_restr
     ]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_custom_resources_wait_for_the_release_that_installs_their_crd(
     rendered: dict[str, SynthResult], stack: str
 ) -> None:
@@ -564,17 +564,19 @@ def test_add_ons_the_cluster_already_has_are_left_out(tmp_path: Path, crds_folde
 
 def test_dev_installs_only_the_add_ons_it_uses(rendered: dict[str, SynthResult]) -> None:
     """Dev scales with an HPA and keeps no VPA: neither KEDA nor the VPA, and no KEDA object."""
-    plan = json.loads((rendered["dev"].out / "plan.json").read_text())
+    plan = json.loads((rendered[DEV_ON_KUBERNETES].out / "plan.json").read_text())
     charts = {e["inputs"]["chart"] for e in plan if e["type"] == "kubernetes:helm.sh/v3:Release"}
     assert "keda" not in charts and "vertical-pod-autoscaler" not in charts
     assert "cert-manager" in charts  # the Barman Cloud plugin needs it
     assert not [
-        name for name in rendered["dev"].manifests if name.startswith(("scaledobject-", "triggerauthentication-"))
+        name
+        for name in rendered[DEV_ON_KUBERNETES].manifests
+        if name.startswith(("scaledobject-", "triggerauthentication-"))
     ]
 
 
 def test_every_helm_value_is_a_key_its_chart_knows(rendered: dict[str, SynthResult], charts_folder: Path) -> None:
-    for stack in STACKS:
+    for stack in KUBERNETES_STACKS:
         assert rendered[stack].charts_folder == charts_folder
         releases = {p.name: yaml.safe_load(p.read_text()) for p in (rendered[stack].out / "helm").glob("*.yaml")}
         assert helm_values_findings(releases, charts_folder) == []
@@ -599,7 +601,7 @@ def _releases(result: SynthResult) -> dict[str, Any]:
     return {p.name: yaml.safe_load(p.read_text()) for p in (result.out / "helm").glob("*.yaml")}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_every_pair_that_talks_is_admitted_by_the_network_policies(
     rendered: dict[str, SynthResult], stack: str
 ) -> None:
@@ -669,6 +671,6 @@ def test_a_new_pool_is_a_client_everywhere_at_once(tmp_path: Path, crds_folder: 
 def test_identities_hold_what_their_clients_use_and_nothing_more(
     rendered: dict[str, SynthResult],
 ) -> None:
-    for stack in STACKS:
+    for stack in KUBERNETES_STACKS:
         result = rendered[stack]
         assert grant_findings(stack_settings(stack), result.configs, result.manifests, _releases(result)) == []

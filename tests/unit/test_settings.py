@@ -145,7 +145,18 @@ def test_structured_values_arrive_as_json_text() -> None:
         ({"rabbitmq": {"replicas": 4}}, "rabbitmq.replicas = 4: must be odd"),
         ({"redis": {"quorum": 4}}, "redis.quorum = 4: quorum (4) must not exceed sentinels (3)"),
         ({"namespace": "Teknofest_Prod"}, "namespace = 'Teknofest_Prod': must be a DNS-1123 label"),
-        ({"target": "docker"}, "target = 'docker': this target is not built yet; allowed now: kubernetes"),
+        ({"target": "swarm"}, "target = 'swarm': Input should be 'kubernetes' or 'docker'"),
+        # Single-host production keeps production's rules: TLS needs a certificate to serve.
+        ({"target": "docker"}, "docker.tlsCertificatePem = <missing>: tls.enabled needs the PEM"),
+        (
+            {"target": "docker", "backups": {"destinationPath": "gs://bucket/x"}},
+            "backups.destinationPath = gs://bucket/x: the docker target's pgBackRest writes to 's3://bucket/path'",
+        ),
+        (
+            {"target": "docker", "backups": {"schedule": "0 0 2 * * 1"}},
+            "backups.schedule = 0 0 2 * * 1: the docker target takes a daily time",
+        ),
+        ({"docker": {"publishAddress": "localhost"}}, "docker.publishAddress = 'localhost': must be an IP address"),
         (
             {"backups": {"destinationPath": "s3://b/p", "schedule": "0 2 * * *"}},
             "backups.schedule = '0 2 * * *': must be a six-field cron",

@@ -5,6 +5,10 @@ Secrets never appear in a spec: a file that carries one names it (`Upload.secret
 placeholder `@@<name>@@` per value; the component fills them in from generated passwords, as a
 Pulumi secret, into a file of mode 0400 owned by the container's user. Environment variables carry
 no secret: the start-up wrapper (`secret_env_script`) reads them from those files at start.
+
+Uploads land under CONFIG_DIR, which is the container's own "files" volume: Docker refuses to
+copy into a read-only root filesystem, but not into a volume mounted on it, so every container
+keeps a read-only root.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-SECRETS_DIR = "/run/secrets"
 CONFIG_DIR = "/etc/teknofest"
+SECRETS_DIR = f"{CONFIG_DIR}/secrets"
 ENTRYPOINT = f"{CONFIG_DIR}/secret-env.sh"
 _PLACEHOLDER = re.compile(r"@@([a-z0-9-]+)@@")
 
@@ -32,6 +36,8 @@ class Upload:
     capability: str = ""
 
     def __post_init__(self) -> None:
+        if not self.path.startswith(CONFIG_DIR + "/"):
+            raise ValueError(f"upload {self.path}: uploads go under {CONFIG_DIR} (the container's files volume)")
         used = tuple(sorted(set(_PLACEHOLDER.findall(self.content))))
         if used != tuple(sorted(set(self.secrets))):
             raise ValueError(f"upload {self.path}: placeholders {used} but secrets {self.secrets}")
@@ -70,6 +76,17 @@ class Healthcheck:
         return cls(("CMD-SHELL", command), **timing)
 
 
+HAPROXY_PIDFILE = "/tmp/haproxy.pid"
+
+
+def haproxy_healthcheck(config: str) -> Healthcheck:
+    """HAProxy's image has a shell but no HTTP client: its config still parses and its master
+    process (`-W -p`) lives. The traffic it passes is checked by its own backends' checks."""
+    return Healthcheck.shell(
+        f'haproxy -c -q -f {config} && kill -0 "$(cat {HAPROXY_PIDFILE})"', interval_seconds=10, start_period_seconds=10
+    )
+
+
 @dataclass(frozen=True)
 class PortBinding:
     internal: int
@@ -101,6 +118,7 @@ class ContainerSpec:
     networks: tuple[NetworkAttachment, ...]
     memory_mb: int
     cpus: float
+    # None only with `unchecked_because`: an image without a shell or a probe of its own.
     healthcheck: Healthcheck | None
     # "uid:gid": never root, unless the image's own start drops privileges (none here do).
     user: str
@@ -123,16 +141,34 @@ class ContainerSpec:
     restart: str = "unless-stopped"
     # What the synth files the uploads under.
     capability: str = field(default="", compare=False)
+    unchecked_because: str = ""
 
     def __post_init__(self) -> None:
+        if self.healthcheck is None and not self.unchecked_because:
+            raise ValueError(f"container {self.name}: a healthcheck, or unchecked_because saying why none")
+        if self.user.split(":", 1)[0] in ("0", "root"):
+            raise ValueError(f"container {self.name}: runs as root")
         for name, _ in self.env:
-            if any(word in name for word in ("PASSWORD", "SECRET", "TOKEN", "_URL")) and name not in _PLAIN_ENV:
+            # A *_FILE variable names the file a program reads its secret from: a path, not a secret.
+            looks_secret = any(word in name for word in ("PASSWORD", "PASS", "SECRET", "TOKEN", "_URL"))
+            if looks_secret and not name.endswith("_FILE") and name not in _PLAIN_ENV:
                 raise ValueError(f"container {self.name}: {name} looks like a secret; give it as secret_env")
         if self.secret_env:
             files = {upload.path for upload in self.uploads}
             missing = [path for _, path in self.secret_env if path not in files]
             if missing:
                 raise ValueError(f"container {self.name}: secret_env reads files it is not given: {missing}")
+
+    @property
+    def files_volume(self) -> str:
+        """The volume its uploads are copied into (mounted at CONFIG_DIR)."""
+        return f"{self.name}-files"
+
+    @property
+    def all_volumes(self) -> tuple[VolumeMount, ...]:
+        if not self.all_uploads:
+            return self.volumes
+        return (VolumeMount(self.files_volume, CONFIG_DIR), *self.volumes)
 
     @property
     def entrypoint(self) -> tuple[str, ...]:
@@ -165,6 +201,16 @@ def secret_env_script(secret_env: tuple[tuple[str, str], ...]) -> str:
         lines.append(f"{name}=$(cat {shlex.quote(path)}); export {name}")
     lines.append('exec "$@"')
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """An image built on the host from a Dockerfile of this repository (no registry needed)."""
+
+    name: str
+    context: str
+    dockerfile: str
+    args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
-from components.common.docker.containers import ContainerSpec, NetworkSpec, Upload, VolumeSpec
+from components.common.docker.containers import ContainerSpec, LocalImage, NetworkSpec, Upload, VolumeSpec
 
 MANAGED_BY = ("org.teknofest.managed-by", "teknofest-platform")
 
@@ -31,10 +32,23 @@ class DockerContext:
     secrets its uploads fill in, and the containers already registered (for `after`)."""
 
     networks: Mapping[str, docker.Network]
-    images: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Image resources by the reference the specs use: containers take their ID and wait for them.
+    images: Mapping[str, docker.Image | docker.RemoteImage] = field(default_factory=dict)
     secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     containers: dict[str, docker.Container] = field(default_factory=dict)
-    logging: DockerLogging = DockerLogging()
+    logging: DockerLogging = field(default_factory=DockerLogging)
+
+
+def image_reference(image: docker.Image | docker.RemoteImage) -> pulumi.Output[str]:
+    """What a container runs: the pulled image's ID, or the name of the one built here."""
+    return image.image_id if isinstance(image, docker.RemoteImage) else image.image_name
+
+
+def remote_image(component: str, reference: str, opts: pulumi.ResourceOptions) -> docker.RemoteImage:
+    """A pinned image, pulled; kept on the host when the stack no longer uses it (another
+    component may run it too)."""
+    name = reference.split("@")[0].split("/")[-1].replace(":", "-")
+    return docker.RemoteImage(f"{component}-{name}", name=reference, keep_locally=True, opts=opts)
 
 
 def network(spec: NetworkSpec, opts: pulumi.ResourceOptions) -> docker.Network:
@@ -46,6 +60,17 @@ def network(spec: NetworkSpec, opts: pulumi.ResourceOptions) -> docker.Network:
         # The bridge's own address is not a gateway to other networks of the host.
         options={"com.docker.network.bridge.enable_icc": "true"},
         labels=[docker.NetworkLabelArgs(label=MANAGED_BY[0], value=MANAGED_BY[1])],
+        opts=opts,
+    )
+
+
+def local_image(spec: LocalImage, opts: pulumi.ResourceOptions) -> docker.Image:
+    """Built by the engine of the host from the repository's Dockerfile; never pushed."""
+    return docker.Image(
+        spec.name.split("/")[-1].replace(":", "-"),
+        image_name=spec.name,
+        build=docker.DockerBuildArgs(context=spec.context, dockerfile=spec.dockerfile, args=dict(spec.args) or None),
+        skip_push=True,
         opts=opts,
     )
 
@@ -95,7 +120,7 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
     created = docker.Container(
         spec.name,
         name=spec.name,
-        image=ctx.images.get(spec.image, spec.image),
+        image=image_reference(ctx.images[spec.image]) if spec.image in ctx.images else spec.image,
         entrypoints=list(spec.entrypoint) or None,
         command=list(spec.command),
         envs=[f"{name}={value}" for name, value in spec.env],
@@ -126,7 +151,7 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         ],
         volumes=[
             docker.ContainerVolumeArgs(volume_name=m.volume, container_path=m.path, read_only=m.read_only)
-            for m in spec.volumes
+            for m in spec.all_volumes
         ],
         uploads=[_upload(spec, upload, ctx.secrets) for upload in spec.all_uploads],
         healthcheck=docker.ContainerHealthcheckArgs(
@@ -147,3 +172,47 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
     )
     ctx.containers[spec.name] = created
     return created
+
+
+def files_volumes(specs: list[ContainerSpec]) -> list[VolumeSpec]:
+    """Each container's own volume for its uploads (see containers.py)."""
+    return [VolumeSpec(spec.files_volume, f"uploaded files of {spec.name}") for spec in specs if spec.all_uploads]
+
+
+def register(
+    specs: list[ContainerSpec],
+    volumes: list[VolumeSpec],
+    ctx: DockerContext,
+    opts: pulumi.ResourceOptions,
+) -> list[docker.Container]:
+    """The volumes (theirs and each container's files volume), then the containers in order: a
+    container waits for the volumes it mounts and the containers it names in `after`."""
+    made = {v.name: volume(v, opts) for v in [*volumes, *files_volumes(specs)]}
+    containers = []
+    for spec in specs:
+        mounts = [made[m.volume] for m in spec.all_volumes if m.volume in made]
+        images = [ctx.images[spec.image]] if isinstance(ctx.images.get(spec.image), pulumi.Resource) else []
+        containers.append(
+            container(
+                spec, ctx, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*mounts, *images]))
+            )
+        )
+    return containers
+
+
+def generated_passwords(
+    component: str, names: tuple[str, ...], opts: pulumi.ResourceOptions
+) -> dict[str, pulumi.Output[str]]:
+    """One random password per secret name, kept in the state encrypted (a Pulumi secret)."""
+    result: dict[str, pulumi.Output[str]] = {}
+    for name in names:
+        password = random.RandomPassword(f"{component}-{name}", length=40, special=False, opts=opts)
+        result[name] = pulumi.Output.secret(password.result)
+    return result
+
+
+def pulled_images(
+    component: str, specs: list[ContainerSpec], opts: pulumi.ResourceOptions
+) -> dict[str, docker.RemoteImage]:
+    """Each pinned image the component's containers run, pulled once."""
+    return {image: remote_image(component, image, opts) for image in sorted({spec.image for spec in specs})}
