@@ -19,6 +19,7 @@ from components.monitoring import jaeger
 from components.monitoring.containers import ALERTMANAGER_PORT, GRAFANA_PORT, PROMETHEUS_PORT, MonitoringHostArgs
 from components.monitoring.docker import MonitoringContainers, MonitoringContainersArgs
 from components.monitoring.otel import application_env
+from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.prometheus_config import ScrapeJob
 from components.postgres.containers import EXPORTER_PORT as POSTGRES_EXPORTER_PORT
 from components.postgres.containers import PostgresHostArgs
@@ -81,6 +82,31 @@ def scrape_jobs(settings: PlatformSettings) -> tuple[ScrapeJob, ...]:
         ScrapeJob("redis-metrics", (f"{REDIS.instance}-exporter:{REDIS_EXPORTER_PORT}",)),
         ScrapeJob("postgres", (f"{POSTGRES.instance}-exporter:{POSTGRES_EXPORTER_PORT}",)),
         ScrapeJob(RABBITMQ.instance, (f"{RABBITMQ.instance}:{RABBITMQ_METRICS_PORT}",)),
+    )
+
+
+def docker_monitored(settings: PlatformSettings) -> MonitoredPlatform:
+    """The monitoring facts of the platform on one host: network aliases, no kube-state-metrics."""
+    return replace(monitored_platform(settings), kubernetes=False)
+
+
+def monitoring_host_args(settings: PlatformSettings) -> MonitoringHostArgs:
+    d, images = settings.docker, settings.images
+    backend, edge = networks_of(settings)
+    return MonitoringHostArgs(
+        docker_monitored(settings),
+        images.prometheus,
+        images.alertmanager,
+        images.grafana,
+        backend.name,
+        edge.name,
+        settings.namespace,
+        d.publish_address,
+        grafana_port=d.ports.grafana,
+        prometheus_port=d.ports.prometheus,
+        alertmanager_port=d.ports.alertmanager,
+        jaeger_port=d.ports.jaeger,
+        scrape_jobs=scrape_jobs(settings),
     )
 
 
@@ -175,8 +201,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
         "CELERY_RESULT_BACKEND": redis.result_backend_url,
     }
     backing = pulumi.ResourceOptions(providers=[provider], depends_on=[postgres, redis, broker])
-    # Network aliases instead of Services; no kube-state-metrics.
-    monitored = replace(monitored_platform(settings), kubernetes=False)
+    monitored = docker_monitored(settings)
     egress = (edge,) if d.application_egress else ()
 
     def tracing(name: str) -> dict[str, str]:
@@ -306,21 +331,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
         mon = MonitoringContainers(
             "monitoring",
             MonitoringContainersArgs(
-                MonitoringHostArgs(
-                    monitored,
-                    images.prometheus,
-                    images.alertmanager,
-                    images.grafana,
-                    backend,
-                    edge,
-                    prefix,
-                    d.publish_address,
-                    grafana_port=d.ports.grafana,
-                    prometheus_port=d.ports.prometheus,
-                    alertmanager_port=d.ports.alertmanager,
-                    jaeger_port=d.ports.jaeger,
-                    scrape_jobs=scrape_jobs(settings),
-                ),
+                monitoring_host_args(settings),
                 nets,
                 broker.url,
                 logging,

@@ -36,6 +36,8 @@ class RegisteredResource:
     inputs: dict[str, Any]
     # URNs this resource waits for: its explicit depends_on and the resources its inputs came from.
     dependencies: tuple[str, ...] = ()
+    # Replaced by deleting the old one first (a fixed name or a published port would collide).
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -82,6 +84,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     bool(request.custom),
                     inputs,
                     tuple(sorted(set(request.dependencies))),
+                    bool(request.deleteBeforeReplace),
                 )
             )
         return response

@@ -60,18 +60,19 @@ def plan(render: StackRender) -> list[dict[str, Any]]:
     # Registrations arrive from several threads; sort so the plan is the same on every run.
     for resource in sorted(render.resources, key=lambda r: (r.type, r.name)):
         parent = by_urn.get(resource.parent_urn or "")
-        entries.append(
-            {
-                "type": resource.type,
-                "name": resource.name,
-                "parent": f"{parent.type}::{parent.name}" if parent else None,
-                # What `pulumi up` waits for before creating it (explicit depends_on and input sources).
-                "dependsOn": sorted(
-                    f"{by_urn[urn].type}::{by_urn[urn].name}" for urn in resource.dependencies if urn in by_urn
-                ),
-                "inputs": unwrap(resource.inputs),
-            }
-        )
+        entry: dict[str, Any] = {
+            "type": resource.type,
+            "name": resource.name,
+            "parent": f"{parent.type}::{parent.name}" if parent else None,
+            # What `pulumi up` waits for before creating it (explicit depends_on and input sources).
+            "dependsOn": sorted(
+                f"{by_urn[urn].type}::{by_urn[urn].name}" for urn in resource.dependencies if urn in by_urn
+            ),
+            "inputs": unwrap(resource.inputs),
+        }
+        if resource.delete_before_replace:
+            entry["deleteBeforeReplace"] = True
+        entries.append(entry)
     return entries
 
 

@@ -11,6 +11,7 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
+    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -36,7 +37,7 @@ class LoadBalancerContainer(pulumi.ComponentResource):
         require_instance_name("LoadBalancerContainer", name, args.host.name)
         super().__init__("teknofest:platform:LoadBalancerContainer", name, None, opts)
         host = args.host
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         secrets = generated_passwords(name, tuple(s for s in host.secrets if s != TLS_SECRET), child)
         if host.tls:
             if args.tls_certificate_pem is None:

@@ -11,6 +11,7 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
+    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -40,7 +41,7 @@ class MonitoringContainers(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("teknofest:platform:MonitoringContainers", name, None, opts)
         host = args.host
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         secrets = generated_passwords(name, (GRAFANA_PASSWORD_SECRET,), child)
         alerting = host.platform.monitoring.alerting
         secrets[ALERTMANAGER_CONFIG_SECRET] = pulumi.Output.secret(

@@ -11,6 +11,7 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
+    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -42,7 +43,7 @@ class RedisServers(pulumi.ComponentResource):
         require_instance_name("RedisServers", name, args.host.name)
         super().__init__("teknofest:platform:RedisServers", name, None, opts)
         host = args.host
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         secrets = generated_passwords(name, host.secrets, child)
         specs = redis_containers(host)
         ctx = DockerContext(args.networks, pulled_images(name, specs, child), secrets, logging=args.logging)

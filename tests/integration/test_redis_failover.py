@@ -101,10 +101,16 @@ class Cluster:
         return str(command(self.monitor(port), "ROLE")[0].decode())
 
 
-@pytest.fixture(scope="module")
+# The processes announce an address, or a host name as the pods' DNS names and the docker
+# target's network aliases are (Sentinel's resolve-hostnames and announce-hostnames).
+@pytest.fixture(scope="module", params=["127.0.0.1", "localhost"], ids=["address", "hostname"])
 def cluster(
-    production_settings: PlatformSettings, tmp_path_factory: pytest.TempPathFactory, haproxy_binary: str
+    request: pytest.FixtureRequest,
+    production_settings: PlatformSettings,
+    tmp_path_factory: pytest.TempPathFactory,
+    haproxy_binary: str,
 ) -> Iterator[Cluster]:
+    host: str = request.param
     for binary in ("redis-server", "redis-sentinel", "redis-cli"):
         require_binary(binary)
     work = tmp_path_factory.mktemp("redis")
@@ -129,9 +135,9 @@ def cluster(
     sentinel_ports = [free_port() for _ in range(3)]
     env = {
         **os.environ,
-        "ANNOUNCE_HOST": "127.0.0.1",
-        "SENTINEL_ADDRESSES": " ".join(f"127.0.0.1:{p}" for p in sentinel_ports),
-        "BOOTSTRAP_MASTER": f"127.0.0.1:{redis_ports[0]}",
+        "ANNOUNCE_HOST": host,
+        "SENTINEL_ADDRESSES": " ".join(f"{host}:{p}" for p in sentinel_ports),
+        "BOOTSTRAP_MASTER": f"{host}:{redis_ports[0]}",
         **{user.password_env: PASSWORDS[user.name] for user in ACL_USERS},
         "SENTINEL_PASSWORD": SENTINEL_PASSWORD,
         "CONFIG_DIR": str(config),
@@ -158,7 +164,7 @@ def cluster(
         proxy_cfg.write_text(
             render_redis_master_cfg(
                 RedisMasterInputs(
-                    servers=tuple((f"redis-{i}", "127.0.0.1", p) for i, p in enumerate(redis_ports)),
+                    servers=tuple((f"redis-{i}", host, p) for i, p in enumerate(redis_ports)),
                     bind_address="127.0.0.1",
                     port=proxy_port,
                     stats_port=free_port(),
@@ -229,7 +235,7 @@ def test_master_failover_keeps_acknowledged_writes_and_the_old_master_rejoins(
     wait_for(lambda: cluster.client(old_master).get("after-failover") == b"yes", 15, "the old master to resync")
     assert cluster.master_port() == new_master
     start_log = (cluster.work / "redis-0" / "start.log").read_text()
-    assert f"master known to the Sentinels: 127.0.0.1 {new_master}" in start_log
+    assert f"master known to the Sentinels: {cluster.env['ANNOUNCE_HOST']} {new_master}" in start_log
 
 
 def test_each_acl_user_can_do_its_job_and_nothing_more(cluster: Cluster) -> None:

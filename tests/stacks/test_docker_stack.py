@@ -1,0 +1,187 @@
+"""The dev stack on the docker target, as `./run synth dev` renders it under the mock engine:
+every container, network alias, healthcheck, upload, volume and port binding."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from stacks.synth import SynthResult
+
+PREFIX = "teknofest-dev"
+
+
+@pytest.fixture(scope="module")
+def dev(rendered: dict[str, SynthResult]) -> SynthResult:
+    return rendered["dev"]
+
+
+@pytest.fixture(scope="module")
+def containers(dev: SynthResult) -> dict[str, dict[str, Any]]:
+    return {c["name"].removeprefix(PREFIX + "-"): c for c in dev.containers.values()}
+
+
+@pytest.fixture(scope="module")
+def plan(dev: SynthResult) -> list[dict[str, Any]]:
+    return list(json.loads((dev.out / "plan.json").read_text()))
+
+
+def test_the_platform_is_there_container_by_container(containers: dict[str, dict[str, Any]]) -> None:
+    assert set(containers) == {
+        "haproxy",
+        "api-0",
+        "api-1",
+        "celery-ai",
+        "celery-data",
+        "celery-default",
+        "celery-beat",
+        "flower",
+        "postgres-primary",
+        "postgres-replica-1",
+        "postgres-pooler",
+        "postgres-backup",
+        "postgres-exporter",
+        "redis-0",
+        "redis-1",
+        "redis-sentinel-0",
+        "redis-sentinel-1",
+        "redis-sentinel-2",
+        "redis-master",
+        "redis-exporter",
+        "rabbitmq",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "loki",
+        "jaeger",
+        "otel-collector",
+        "celery-exporter",
+    }
+
+
+def test_only_the_load_balancer_and_the_uis_publish_and_only_on_loopback(
+    containers: dict[str, dict[str, Any]],
+) -> None:
+    published = {name: c["ports"] for name, c in containers.items() if c["ports"]}
+    assert set(published) == {"haproxy", "flower", "rabbitmq", "prometheus", "alertmanager", "grafana", "jaeger"}
+    assert {port["ip"] for ports in published.values() for port in ports} == {"127.0.0.1"}
+    assert sorted((p["internal"], p["external"]) for p in published["haproxy"]) == [(8080, 80), (8404, 8404)]
+
+
+def test_backends_live_on_the_internal_network(
+    plan: list[dict[str, Any]], containers: dict[str, dict[str, Any]]
+) -> None:
+    networks = {e["inputs"]["name"]: e["inputs"] for e in plan if e["type"] == "docker:index/network:Network"}
+    assert networks[f"{PREFIX}-backend"]["internal"] is True and networks[f"{PREFIX}-edge"]["internal"] is False
+    for name in ("postgres-primary", "postgres-replica-1", "redis-0", "redis-sentinel-0", "api-0", "celery-ai"):
+        assert [n["name"] for n in containers[name]["networks"]] == [f"{PREFIX}-backend"], name
+    assert [n["name"] for n in containers["haproxy"]["networks"]] == [f"{PREFIX}-backend", f"{PREFIX}-edge"]
+    # The API containers share one alias: HAProxy and Prometheus find every one of them through it.
+    assert {tuple(containers[f"api-{i}"]["networks"][0]["aliases"]) for i in (0, 1)} == {("api",)}
+
+
+def test_every_container_is_confined(containers: dict[str, dict[str, Any]]) -> None:
+    for name, c in containers.items():
+        assert c["user"].split(":")[0] not in ("0", "root"), name
+        assert c["readOnlyRootFilesystem"] is True, name
+        assert c["capabilities"] == {"drops": ["ALL"]}, name
+        assert c["securityOpts"] == ["no-new-privileges:true"], name
+        assert c["memoryMB"] > 0 and float(c["cpus"]) > 0, name
+        assert c["restart"] == "unless-stopped", name
+        assert c["logging"] == {"driver": "json-file", "options": {"max-file": "3", "max-size": "10m"}}, name
+
+
+def test_every_container_is_health_checked_but_the_shell_less_two(containers: dict[str, dict[str, Any]]) -> None:
+    unchecked = {name for name, c in containers.items() if not c["healthcheck"]}
+    assert unchecked == {"redis-exporter", "otel-collector"}
+    assert containers["postgres-primary"]["healthcheck"]["tests"] == ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -p 5432"]
+    assert "inspect ping" in containers["celery-ai"]["healthcheck"]["tests"][1]
+
+
+def test_no_secret_in_an_environment_only_in_owner_only_files(
+    containers: dict[str, dict[str, Any]], dev: SynthResult
+) -> None:
+    for name, c in containers.items():
+        for variable in c["env"]:
+            assert "mock-" not in variable and "[secret]" not in variable, (name, variable)
+        for upload in c["files"]:
+            if "/secrets/" in upload["file"]:
+                assert upload["secret"] and upload["permissions"] == "0400", (name, upload)
+                assert upload["owner"] == c["user"].split(":")[0], (name, upload)
+    # The app reads its URLs through the wrapper, which exports them from the files at start.
+    wrapper = dev.configs[f"{PREFIX}-api-0/secret-env.sh"]
+    assert "DATABASE_URL=$(cat /etc/teknofest/secrets/database-url); export DATABASE_URL" in wrapper
+    assert dev.configs[f"{PREFIX}-api-0/secrets/database-url"] == "[secret]"
+    # Nothing generated leaks into any written file in plain text.
+    for path in dev.out.rglob("*"):
+        if path.is_file():
+            assert not re.search(r"mock-[a-z0-9-]*password", path.read_text(errors="replace")), path
+
+
+def test_stateful_services_keep_their_data_in_named_volumes(
+    containers: dict[str, dict[str, Any]], plan: list[dict[str, Any]]
+) -> None:
+    volumes = {e["inputs"]["name"] for e in plan if e["type"] == "docker:index/volume:Volume"}
+    for name, path in (
+        ("postgres-primary", "/var/lib/postgresql/data"),
+        ("postgres-replica-1", "/var/lib/postgresql/data"),
+        ("redis-0", "/data"),
+        ("rabbitmq", "/var/lib/rabbitmq"),
+        ("prometheus", "/prometheus"),
+        ("grafana", "/var/lib/grafana"),
+        ("loki", "/var/loki"),
+    ):
+        mounted = {v["containerPath"]: v["volumeName"] for v in containers[name]["volumes"]}
+        assert mounted[path] in volumes, name
+    # pgBackRest's local repository (dev has no object store), shared by the primary and the backup.
+    assert {v["volumeName"] for v in containers["postgres-backup"]["volumes"]} >= {
+        f"{PREFIX}-postgres-backups",
+        f"{PREFIX}-postgres-primary-data",
+    }
+
+
+def test_replication_is_wired_by_name(containers: dict[str, dict[str, Any]], dev: SynthResult) -> None:
+    replica = dict(e.split("=", 1) for e in containers["postgres-replica-1"]["env"])
+    assert replica == {"ROLE": "replica", "PRIMARY_HOST": "postgres-primary", "SLOT": "replica_1"}
+    hba = dev.configs[f"{PREFIX}-postgres-primary/pg_hba.conf"]
+    # Replication only from the replica, as Docker's DNS names its address back.
+    assert re.search(rf"host\s+replication\s+replicator\s+{PREFIX}-postgres-replica-1\.{PREFIX}-backend\s", hba)
+    assert re.search(rf"host\s+teknofest\s+teknofest\s+{PREFIX}-postgres-pooler\.{PREFIX}-backend\s", hba)
+    ini = dev.configs[f"{PREFIX}-postgres-pooler/pgbouncer.ini"]
+    assert "teknofest = host=postgres-primary" in ini and "teknofest_ro = host=postgres-replica" in ini
+    assert "archive_command = 'pgbackrest" in dev.configs[f"{PREFIX}-postgres-primary/postgresql.conf"]
+    # Redis and Sentinel announce their aliases; the master endpoint checks every Redis.
+    sentinel = dict(e.split("=", 1) for e in containers["redis-sentinel-1"]["env"])
+    assert sentinel["ANNOUNCE_HOST"] == "redis-sentinel-1" and sentinel["BOOTSTRAP_MASTER"] == "redis-0:6379"
+    master_cfg = dev.configs[f"{PREFIX}-redis-master/redis-master.cfg"]
+    assert "server redis-0 redis-0:6379" in master_cfg and "server redis-1 redis-1:6379" in master_cfg
+
+
+def test_the_load_balancer_finds_the_api_through_dockers_dns(dev: SynthResult) -> None:
+    cfg = dev.configs[f"{PREFIX}-haproxy/haproxy.cfg"]
+    assert "nameserver ns1 127.0.0.11:53" in cfg
+    assert re.search(r"server-template api 2 api:8000", cfg)
+
+
+def test_containers_wait_for_what_they_need_and_are_replaced_by_delete_first(plan: list[dict[str, Any]]) -> None:
+    containers = {e["name"]: e for e in plan if e["type"] == "docker:index/container:Container"}
+    assert all(e.get("deleteBeforeReplace") for e in containers.values())
+    replica = containers[f"{PREFIX}-postgres-replica-1"]["dependsOn"]
+    assert f"docker:index/container:Container::{PREFIX}-postgres-primary" in replica
+    # The application starts once what it connects to is healthy (Pulumi waits for each, `wait`).
+    api = containers[f"{PREFIX}-api-0"]["dependsOn"]
+    for backing in ("postgres-pooler", "redis-master", "rabbitmq"):
+        assert f"docker:index/container:Container::{PREFIX}-{backing}" in api, backing
+
+
+def test_outputs_share_the_kubernetes_keys_and_keep_secrets(dev: SynthResult) -> None:
+    outputs = dev.outputs
+    assert outputs["target"] == "docker"
+    assert outputs["endpoints"]["loadBalancer"] == "http://api.teknofest.localhost"
+    assert outputs["endpoints"]["haproxyStats"] == "http://127.0.0.1:8404/stats"
+    assert outputs["postgres"]["url"] == "[secret]" and outputs["redis"]["url"] == "[secret]"
+    assert outputs["monitoringCredentials"]["grafana"]["password"] == "[secret]"
+    assert outputs["pools"]["celery-ai"] == {"containers": 1, "gpus": 0}
