@@ -136,6 +136,15 @@ def docker_problems(settings: PlatformSettings) -> list[Problem]:
                 "backups.schedule", settings.backups.schedule, "the docker target takes a daily time: 'S M H * * *'"
             )
         )
+    if settings.monitoring.enabled and settings.monitoring.elasticsearch.enabled:
+        problems.append(
+            Problem(
+                "monitoring.elasticsearch.enabled",
+                "true",
+                "the docker target does not run Elasticsearch and Kibana yet: set it to false (logs go to Loki) "
+                "and monitoring.tracing.storage to 'badger'",
+            )
+        )
     if settings.postgres.instances > 3:
         problems.append(Problem("postgres.instances", str(settings.postgres.instances), "at most 3 on one host"))
     return problems
