@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common.docker.containers import CONFIG_DIR
+from components.common.docker.resources import ROOT_BECAUSE, UNCHECKED_BECAUSE
 from stacks.mock_engine import MASK, SECRET_SIG, SIG_KEY, StackRender, unwrap
 from stacks.settings import PlatformSettings
 from stacks.validate import Finding
@@ -56,8 +57,10 @@ def container_summaries(render: StackRender) -> dict[str, dict[str, Any]]:
             {"file": u["file"], "permissions": u["permissions"], "owner": u["owner"], "secret": is_secret_file(u)}
             for u in uploads(render)[resource.name]
         ]
+        labels = {label["label"]: label["value"] for label in inputs.get("labels", [])}
         result[f"{resource.name}.yaml"] = {
             "name": inputs["name"],
+            "labels": labels,
             "image": inputs["image"],
             "entrypoint": inputs.get("entrypoints", []),
             "command": inputs.get("command", []),
@@ -90,8 +93,10 @@ def docker_findings(settings: PlatformSettings, summaries: dict[str, dict[str, A
         for port in c["ports"]:
             if port.get("ip") not in allowed:
                 findings.append(Finding(name, f"publishes {port.get('external')} on {port.get('ip')}, not {allowed}"))
-        if str(c["user"]).split(":")[0] in ("", "0", "root"):
+        if str(c["user"]).split(":")[0] in ("", "0", "root") and ROOT_BECAUSE not in c["labels"]:
             findings.append(Finding(name, "runs as root"))
+        if not c["healthcheck"] and UNCHECKED_BECAUSE not in c["labels"]:
+            findings.append(Finding(name, "no healthcheck, and no reason given"))
         if not c["readOnlyRootFilesystem"]:
             findings.append(Finding(name, "root filesystem is writable"))
         if (c["capabilities"] or {}).get("drops") != ["ALL"]:

@@ -105,6 +105,8 @@ def server_container(
         healthcheck=healthcheck,
         unchecked_because=unchecked_because,
         user=f"{spec.user}:{spec.user}",
+        # The Kubernetes configs listen on ${env:POD_IP}; here every address of the container's own.
+        env=(("POD_IP", "0.0.0.0"),),
         secret_env=secret_env,
         uploads=(
             *(
@@ -288,9 +290,37 @@ def volumes(args: MonitoringHostArgs) -> list[VolumeSpec]:
         VolumeSpec(f"{args.container(name)}-data", f"{name} data") for name in ("prometheus", "alertmanager", "grafana")
     ]
     found.append(VolumeSpec(f"{args.container(loki.NAME)}-data", "loki data"))
+    found.append(VolumeSpec(f"{args.container(otel.AGENT)}-checkpoints", "log shipper read offsets and queue"))
     if jaeger.jaeger_spec(args.platform).data:
         found.append(VolumeSpec(f"{args.container(jaeger.NAME)}-data", "jaeger badger data"))
     return found
+
+
+def log_shipper_container(args: MonitoringHostArgs) -> ContainerSpec:
+    """Every container's output to Loki. Docker's log files are root's (0640): the shipper runs as
+    uid 0, as the Kubernetes DaemonSet does, with nothing else: no capabilities (root reads its own
+    files without them), read-only root and logs, no new privileges."""
+    p = args.platform
+    spec = otel.gateway_spec(p)
+    return ContainerSpec(
+        name=args.container(otel.AGENT),
+        image=spec.image,
+        command=(f"--config={CONFIG_DIR}/config.yaml",),
+        networks=(NetworkAttachment(args.network, (otel.AGENT,)),),
+        memory_mb=memory_bytes(otel.AGENT_RESOURCES.limits.memory) // 2**20,
+        cpus=cpu_millicores(otel.AGENT_RESOURCES.limits.cpu) / 1000,
+        healthcheck=None,
+        unchecked_because="the collector image is a static binary without a shell; Prometheus scrapes it",
+        user="0:0",
+        env=(("POD_IP", "0.0.0.0"),),
+        root_because="Docker's log files are root-owned (0640); no capability is kept",
+        uploads=(Upload(f"{CONFIG_DIR}/config.yaml", to_yaml(otel.docker_agent_config(p)), capability="log_shipper"),),
+        volumes=(VolumeMount(f"{args.container(otel.AGENT)}-checkpoints", otel.CHECKPOINTS),),
+        host_mounts=((otel.DOCKER_LOGS, otel.DOCKER_LOGS),),
+        # Its own output in Docker's "local" format: never among the files it reads.
+        log_driver="local",
+        capability="log_shipper",
+    )
 
 
 def monitoring_containers(args: MonitoringHostArgs) -> list[ContainerSpec]:
@@ -329,4 +359,5 @@ def monitoring_containers(args: MonitoringHostArgs) -> list[ContainerSpec]:
             secret_env=(("CE_BROKER_URL", broker_file),),
         ),
         grafana_container(args),
+        log_shipper_container(args),
     ]

@@ -291,3 +291,38 @@ def agent_manifests(platform: MonitoredPlatform) -> list[dict[str, Any]]:
         service,
         service_monitor(AGENT, ns, labels, selector, "metrics", "/metrics"),
     ]
+
+
+# Where Docker's json-file driver writes each container's output on the host.
+DOCKER_LOGS = "/var/lib/docker/containers"
+# The container label the json-file driver copies into every line ("attrs"): which service logged it.
+SERVICE_LABEL = "org.teknofest.service"
+
+
+def docker_agent_config(platform: MonitoredPlatform) -> dict[str, Any]:
+    """The docker target's log shipper: every container's json-file log to Loki, the service
+    name (a container label the log driver copies into each line) as Loki's service_name."""
+    config = agent_config(platform)
+    config["extensions"]["health_check"] = {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}
+    config["receivers"] = {
+        "filelog": {
+            "include": [f"{DOCKER_LOGS}/*/*-json.log"],
+            "start_at": "end",
+            "include_file_path": True,
+            "storage": "file_storage",
+            "operators": [
+                {
+                    "type": "json_parser",
+                    "timestamp": {
+                        "parse_from": "attributes.time",
+                        "layout_type": "gotime",
+                        "layout": "2006-01-02T15:04:05.999999999Z07:00",
+                    },
+                },
+                {"type": "move", "from": "attributes.log", "to": "body"},
+                {"type": "move", "from": f'attributes.attrs["{SERVICE_LABEL}"]', "to": 'resource["service.name"]'},
+                {"type": "remove", "field": "attributes.attrs"},
+            ],
+        }
+    }
+    return config

@@ -15,6 +15,7 @@ import pytest
 from components.monitoring.dashboards import dashboard_json, platform_dashboards
 from stacks.mock_engine import PROJECT_ROOT
 from stacks.monitored import monitored_platform
+from stacks.settings import PlatformSettings
 from tests.conftest import STACKS, stack_settings
 
 pytestmark = pytest.mark.integration
@@ -66,10 +67,10 @@ def test_every_dashboard_matches_grafanas_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_misspelt_field_fails_the_schema_check(tmp_path: Path, production_settings: Any) -> None:
-    panel_typo = dashboard_json(platform_dashboards(production_settings)[0])
+def test_a_misspelt_field_fails_the_schema_check(tmp_path: Path, production_settings: PlatformSettings) -> None:
+    panel_typo = dashboard_json(platform_dashboards(monitored_platform(production_settings))[0])
     panel_typo["panels"][0]["gridPos"]["width"] = 12  # Grafana calls it "w"
-    top_level_typo = dashboard_json(platform_dashboards(production_settings)[0])
+    top_level_typo = dashboard_json(platform_dashboards(monitored_platform(production_settings))[0])
     top_level_typo["refresh_interval"] = "30s"
     result = type_check({"panel_typo": panel_typo, "top_level_typo": top_level_typo}, tmp_path)
     assert result.returncode != 0

@@ -59,6 +59,7 @@ def test_the_platform_is_there_container_by_container(containers: dict[str, dict
         "jaeger",
         "otel-collector",
         "celery-exporter",
+        "log-shipper",
     }
 
 
@@ -85,18 +86,28 @@ def test_backends_live_on_the_internal_network(
 
 def test_every_container_is_confined(containers: dict[str, dict[str, Any]]) -> None:
     for name, c in containers.items():
-        assert c["user"].split(":")[0] not in ("0", "root"), name
+        # The log shipper alone runs as uid 0 (Docker's log files are root's), saying so on itself.
+        assert c["user"].split(":")[0] not in ("0", "root") or name == "log-shipper", name
         assert c["readOnlyRootFilesystem"] is True, name
         assert c["capabilities"] == {"drops": ["ALL"]}, name
         assert c["securityOpts"] == ["no-new-privileges:true"], name
         assert c["memoryMB"] > 0 and float(c["cpus"]) > 0, name
         assert c["restart"] == "unless-stopped", name
-        assert c["logging"] == {"driver": "json-file", "options": {"max-file": "3", "max-size": "10m"}}, name
+        if name != "log-shipper":
+            # Rotated, and each line names its service (the shipper's label for Loki).
+            assert c["logging"] == {
+                "driver": "json-file",
+                "options": {"labels": "org.teknofest.service", "max-file": "3", "max-size": "10m"},
+            }, name
+            assert c["labels"]["org.teknofest.service"] == c["name"], name
 
 
 def test_every_container_is_health_checked_but_the_shell_less_two(containers: dict[str, dict[str, Any]]) -> None:
     unchecked = {name for name, c in containers.items() if not c["healthcheck"]}
-    assert unchecked == {"redis-exporter", "otel-collector"}
+    assert unchecked == {"redis-exporter", "otel-collector", "log-shipper"}
+    for name in unchecked:
+        assert containers[name]["labels"]["org.teknofest.unchecked-because"], name
+    assert "root-owned" in containers["log-shipper"]["labels"]["org.teknofest.root-because"]
     assert containers["postgres-primary"]["healthcheck"]["tests"] == ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -p 5432"]
     assert "inspect ping" in containers["celery-ai"]["healthcheck"]["tests"][1]
 
@@ -185,3 +196,17 @@ def test_outputs_share_the_kubernetes_keys_and_keep_secrets(dev: SynthResult) ->
     assert outputs["postgres"]["url"] == "[secret]" and outputs["redis"]["url"] == "[secret]"
     assert outputs["monitoringCredentials"]["grafana"]["password"] == "[secret]"
     assert outputs["pools"]["celery-ai"] == {"containers": 1, "gpus": 0}
+
+
+def test_container_logs_reach_loki(containers: dict[str, dict[str, Any]], dev: SynthResult) -> None:
+    shipper = containers["log-shipper"]
+    # Its own output is in Docker's "local" format, never among the json-file logs it reads.
+    assert shipper["logging"]["driver"] == "local"
+    assert {
+        "containerPath": "/var/lib/docker/containers",
+        "hostPath": "/var/lib/docker/containers",
+        "readOnly": True,
+    } in shipper["volumes"]
+    config = dev.configs[f"{PREFIX}-log-shipper/config.yaml"]
+    assert "/var/lib/docker/containers/*/*-json.log" in config
+    assert "http://loki:3100/otlp" in config

@@ -142,12 +142,18 @@ class ContainerSpec:
     # What the synth files the uploads under.
     capability: str = field(default="", compare=False)
     unchecked_because: str = ""
+    # Host paths mounted read-only (host path -> container path): the log shipper's only.
+    host_mounts: tuple[tuple[str, str], ...] = ()
+    # The log driver of this container; the shipper's own must not be a file it ships.
+    log_driver: str = "json-file"
+    # uid 0 only with a reason (still without capabilities, read-only, no new privileges).
+    root_because: str = ""
 
     def __post_init__(self) -> None:
         if self.healthcheck is None and not self.unchecked_because:
             raise ValueError(f"container {self.name}: a healthcheck, or unchecked_because saying why none")
-        if self.user.split(":", 1)[0] in ("0", "root"):
-            raise ValueError(f"container {self.name}: runs as root")
+        if self.user.split(":", 1)[0] in ("0", "root") and not self.root_because:
+            raise ValueError(f"container {self.name}: runs as root (root_because says why, if it must)")
         for name, _ in self.env:
             # A *_FILE variable names the file a program reads its secret from: a path, not a secret.
             looks_secret = any(word in name for word in ("PASSWORD", "PASS", "SECRET", "TOKEN", "_URL"))

@@ -12,6 +12,8 @@ import pulumi_random as random
 from components.common.docker.containers import ContainerSpec, LocalImage, NetworkSpec, Upload, VolumeSpec
 
 MANAGED_BY = ("org.teknofest.managed-by", "teknofest-platform")
+# Which service a container is, copied by the json-file driver into each log line.
+SERVICE_LABEL = "org.teknofest.service"
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,12 @@ class DockerLogging:
     max_size: str = "10m"
     max_files: int = 3
 
+    # Container labels the driver copies into every line: the log shipper names the service by it.
+    labels: str = "org.teknofest.service"
+
     @property
     def options(self) -> dict[str, str]:
-        return {"max-size": self.max_size, "max-file": str(self.max_files)}
+        return {"max-size": self.max_size, "max-file": str(self.max_files), "labels": self.labels}
 
 
 @dataclass
@@ -111,6 +116,20 @@ def _upload(
     )
 
 
+# Labels that say, on the container itself, why a rule does not hold for it.
+ROOT_BECAUSE = "org.teknofest.root-because"
+UNCHECKED_BECAUSE = "org.teknofest.unchecked-because"
+
+
+def _exceptions(spec: ContainerSpec) -> tuple[tuple[str, str], ...]:
+    found = []
+    if spec.root_because:
+        found.append((ROOT_BECAUSE, spec.root_because))
+    if spec.unchecked_because:
+        found.append((UNCHECKED_BECAUSE, spec.unchecked_because))
+    return tuple(found)
+
+
 def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOptions) -> docker.Container:
     """One container, healthy before `pulumi up` moves on (`wait`), and deleted before it is
     replaced: its name and published ports would collide with the old one's otherwise."""
@@ -136,9 +155,12 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         destroy_grace_seconds=spec.stop_grace_seconds,
         stop_timeout=spec.stop_grace_seconds,
         init=True,
-        log_driver="json-file",
-        log_opts=ctx.logging.options,
-        labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in (MANAGED_BY, *spec.labels)],
+        log_driver=spec.log_driver,
+        log_opts=ctx.logging.options if spec.log_driver == "json-file" else {"max-size": ctx.logging.max_size},
+        labels=[
+            docker.ContainerLabelArgs(label=key, value=value)
+            for key, value in (MANAGED_BY, (SERVICE_LABEL, spec.name), *spec.labels, *_exceptions(spec))
+        ],
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(
                 name=ctx.networks[attachment.network].name, aliases=list(attachment.aliases) or None
@@ -150,8 +172,14 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
             for p in spec.ports
         ],
         volumes=[
-            docker.ContainerVolumeArgs(volume_name=m.volume, container_path=m.path, read_only=m.read_only)
-            for m in spec.all_volumes
+            *(
+                docker.ContainerVolumeArgs(volume_name=m.volume, container_path=m.path, read_only=m.read_only)
+                for m in spec.all_volumes
+            ),
+            *(
+                docker.ContainerVolumeArgs(host_path=host, container_path=path, read_only=True)
+                for host, path in spec.host_mounts
+            ),
         ],
         uploads=[_upload(spec, upload, ctx.secrets) for upload in spec.all_uploads],
         healthcheck=docker.ContainerHealthcheckArgs(
