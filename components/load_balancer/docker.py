@@ -11,7 +11,6 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
-    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -37,7 +36,7 @@ class LoadBalancerContainer(pulumi.ComponentResource):
         require_instance_name("LoadBalancerContainer", name, args.host.name)
         super().__init__("teknofest:platform:LoadBalancerContainer", name, None, opts)
         host = args.host
-        child = child_options(self, opts)
+        child = pulumi.ResourceOptions(parent=self)
         secrets = generated_passwords(name, tuple(s for s in host.secrets if s != TLS_SECRET), child)
         if host.tls:
             if args.tls_certificate_pem is None:

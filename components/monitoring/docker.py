@@ -11,7 +11,6 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
-    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -41,7 +40,7 @@ class MonitoringContainers(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringContainersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("teknofest:platform:MonitoringContainers", name, None, opts)
         host = args.host
-        child = child_options(self, opts)
+        child = pulumi.ResourceOptions(parent=self)
         secrets = generated_passwords(name, (GRAFANA_PASSWORD_SECRET,), child)
         alerting = host.platform.monitoring.alerting
         secrets[ALERTMANAGER_CONFIG_SECRET] = pulumi.Output.secret(

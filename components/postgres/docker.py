@@ -10,7 +10,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.common.docker.resources import DockerContext, DockerLogging, child_options, local_image, register
+from components.common.docker.resources import DockerContext, DockerLogging, local_image, register
 from components.common.names import require_instance_name
 from components.postgres.containers import PASSWORDS, POOLER_PORT, PostgresHostArgs, postgres_containers, volumes
 
@@ -35,7 +35,7 @@ class PostgresServers(pulumi.ComponentResource):
         require_instance_name("PostgresServers", name, args.host.name)
         super().__init__("teknofest:platform:PostgresServers", name, None, opts)
         host = args.host
-        child = child_options(self, opts)
+        child = pulumi.ResourceOptions(parent=self)
         passwords = {
             secret: random.RandomPassword(
                 f"{name}-{secret.removeprefix('postgres-')}", length=40, special=False, opts=child

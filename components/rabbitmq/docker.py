@@ -11,7 +11,6 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
-    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -37,7 +36,7 @@ class RabbitmqServer(pulumi.ComponentResource):
         require_instance_name("RabbitmqServer", name, args.host.name)
         super().__init__("teknofest:platform:RabbitmqServer", name, None, opts)
         host = args.host
-        child = child_options(self, opts)
+        child = pulumi.ResourceOptions(parent=self)
         passwords = generated_passwords(name, ("app-password", "admin-password"), child)
         app, admin = passwords["app-password"], passwords["admin-password"]
         # The definitions carry the users' password hashes: the whole file is a secret.

@@ -11,7 +11,6 @@ import pulumi_docker as docker
 from components.common.docker.resources import (
     DockerContext,
     DockerLogging,
-    child_options,
     generated_passwords,
     pulled_images,
     register,
@@ -43,7 +42,7 @@ class RedisServers(pulumi.ComponentResource):
         require_instance_name("RedisServers", name, args.host.name)
         super().__init__("teknofest:platform:RedisServers", name, None, opts)
         host = args.host
-        child = child_options(self, opts)
+        child = pulumi.ResourceOptions(parent=self)
         secrets = generated_passwords(name, host.secrets, child)
         specs = redis_containers(host)
         ctx = DockerContext(args.networks, pulled_images(name, specs, child), secrets, logging=args.logging)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.common.docker.resources import DockerContext, DockerLogging, child_options, pulled_images, register
+from components.common.docker.resources import DockerContext, DockerLogging, pulled_images, register
 from components.common.names import require_instance_name
 from components.worker_pool.containers import PoolContainersArgs, pool_containers, secret_name
 
@@ -28,7 +28,7 @@ class PoolContainers(pulumi.ComponentResource):
     def __init__(self, name: str, args: PoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         require_instance_name("PoolContainers", name, args.pool.name)
         super().__init__("teknofest:platform:PoolContainers", name, None, opts)
-        child = child_options(self, opts)
+        child = pulumi.ResourceOptions(parent=self)
         missing = [v for v in args.pool.secret_env if v not in args.secrets]
         if missing:
             raise ValueError(f"pool {name}: no value given for {missing}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from stacks.ordering import effective_dependencies
 from stacks.synth import SynthResult
 
 PREFIX = "teknofest-dev"
@@ -180,10 +181,14 @@ def test_the_load_balancer_finds_the_api_through_dockers_dns(dev: SynthResult) -
 def test_containers_wait_for_what_they_need_and_are_replaced_by_delete_first(plan: list[dict[str, Any]]) -> None:
     containers = {e["name"]: e for e in plan if e["type"] == "docker:index/container:Container"}
     assert all(e.get("deleteBeforeReplace") for e in containers.values())
-    replica = containers[f"{PREFIX}-postgres-replica-1"]["dependsOn"]
+    # What `pulumi up` waits for: a resource's own dependencies and its ancestors' (the SDK sends a
+    # child's registration once its parent is registered, which waited for the parent's).
+    waits = effective_dependencies(plan)
+    replica = waits[f"docker:index/container:Container::{PREFIX}-postgres-replica-1"]
     assert f"docker:index/container:Container::{PREFIX}-postgres-primary" in replica
-    # The application starts once what it connects to is healthy (Pulumi waits for each, `wait`).
-    api = containers[f"{PREFIX}-api-0"]["dependsOn"]
+    # The application starts once what it connects to is healthy (each container is awaited; a
+    # dependency on a component is one on every resource in it).
+    api = waits[f"docker:index/container:Container::{PREFIX}-api-0"]
     for backing in ("postgres-pooler", "redis-master", "rabbitmq"):
         assert f"docker:index/container:Container::{PREFIX}-{backing}" in api, backing
 

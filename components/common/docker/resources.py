@@ -244,10 +244,3 @@ def pulled_images(
 ) -> dict[str, docker.RemoteImage]:
     """Each pinned image the component's containers run, pulled once."""
     return {image: remote_image(component, image, opts) for image in sorted({spec.image for spec in specs})}
-
-
-def child_options(component: pulumi.ComponentResource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
-    """A component's children wait for what the component was told to wait for: Pulumi does not
-    pass a parent's depends_on down, so a container would start before the services it needs."""
-    depends_on = opts.depends_on if opts is not None else None
-    return pulumi.ResourceOptions(parent=component, depends_on=depends_on)
