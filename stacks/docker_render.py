@@ -8,6 +8,7 @@ from typing import Any
 from components.common.docker.containers import CONFIG_DIR
 from components.common.docker.resources import ROOT_BECAUSE, UNCHECKED_BECAUSE
 from stacks.mock_engine import MASK, SECRET_SIG, SIG_KEY, StackRender, unwrap
+from stacks.render_output import sorted_keys
 from stacks.settings import PlatformSettings
 from stacks.validate import Finding
 
@@ -58,30 +59,38 @@ def container_summaries(render: StackRender) -> dict[str, dict[str, Any]]:
             for u in uploads(render)[resource.name]
         ]
         labels = {label["label"]: label["value"] for label in inputs.get("labels", [])}
+        # The RPC layer does not keep key order: sort nested values so that renders diff cleanly.
         result[f"{resource.name}.yaml"] = {
-            "name": inputs["name"],
-            "labels": labels,
-            "image": inputs["image"],
-            "entrypoint": inputs.get("entrypoints", []),
-            "command": inputs.get("command", []),
-            "user": inputs.get("user"),
-            "readOnlyRootFilesystem": inputs.get("readOnly", False),
-            "capabilities": inputs.get("capabilities"),
-            "securityOpts": inputs.get("securityOpts", []),
-            "memoryMB": inputs.get("memory"),
-            "cpus": inputs.get("cpus"),
-            "gpus": inputs.get("deviceRequests", []),
-            "restart": inputs.get("restart"),
-            "networks": inputs.get("networksAdvanced", []),
-            "ports": inputs.get("ports", []),
-            "healthcheck": inputs.get("healthcheck"),
-            "env": inputs.get("envs", []),
-            "volumes": inputs.get("volumes", []),
-            "tmpfs": inputs.get("tmpfs", {}),
-            "logging": {"driver": inputs.get("logDriver"), "options": inputs.get("logOpts", {})},
-            "files": sorted(files, key=lambda f: str(f["file"])),
+            key: sorted_keys(value) if isinstance(value, dict | list) else value
+            for key, value in _summary(inputs, labels, files).items()
         }
     return dict(sorted(result.items()))
+
+
+def _summary(inputs: dict[str, Any], labels: dict[str, str], files: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": inputs["name"],
+        "labels": labels,
+        "image": inputs["image"],
+        "entrypoint": inputs.get("entrypoints", []),
+        "command": inputs.get("command", []),
+        "user": inputs.get("user"),
+        "readOnlyRootFilesystem": inputs.get("readOnly", False),
+        "capabilities": inputs.get("capabilities"),
+        "securityOpts": inputs.get("securityOpts", []),
+        "memoryMB": inputs.get("memory"),
+        "cpus": inputs.get("cpus"),
+        "gpus": inputs.get("deviceRequests", []),
+        "restart": inputs.get("restart"),
+        "networks": inputs.get("networksAdvanced", []),
+        "ports": inputs.get("ports", []),
+        "healthcheck": inputs.get("healthcheck"),
+        "env": inputs.get("envs", []),
+        "volumes": inputs.get("volumes", []),
+        "tmpfs": inputs.get("tmpfs", {}),
+        "logging": {"driver": inputs.get("logDriver"), "options": inputs.get("logOpts", {})},
+        "files": sorted(files, key=lambda f: str(f["file"])),
+    }
 
 
 def docker_findings(settings: PlatformSettings, summaries: dict[str, dict[str, Any]]) -> list[Finding]:

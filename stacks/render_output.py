@@ -11,11 +11,11 @@ from stacks.mock_engine import MASK, StackRender, unwrap
 _FIRST_KEYS = {"name": 0, "apiVersion": 0, "kind": 1, "metadata": 2}
 
 
-def _sorted_keys(value: Any) -> Any:
+def sorted_keys(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _sorted_keys(value[k]) for k in sorted(value, key=lambda k: (_FIRST_KEYS.get(k, 9), k))}
+        return {k: sorted_keys(value[k]) for k in sorted(value, key=lambda k: (_FIRST_KEYS.get(k, 9), k))}
     if isinstance(value, list):
-        return [_sorted_keys(item) for item in value]
+        return [sorted_keys(item) for item in value]
     return value
 
 
@@ -38,7 +38,7 @@ def manifests(render: StackRender) -> dict[str, dict[str, Any]]:
             for key in ("data", "stringData"):
                 if isinstance(body.get(key), dict):
                     body[key] = {name: MASK for name in body[key]}
-        ordered = _sorted_keys(body)
+        ordered = sorted_keys(body)
         result[manifest_file_name(ordered)] = ordered
     return dict(sorted(result.items()))
 
@@ -84,7 +84,7 @@ def helm_releases(render: StackRender) -> dict[str, dict[str, Any]]:
             continue
         inputs = unwrap(resource.inputs)
         repository = inputs.get("repositoryOpts", {}).get("repo")
-        releases[f"{resource.name}.yaml"] = _sorted_keys(
+        releases[f"{resource.name}.yaml"] = sorted_keys(
             {
                 "name": inputs.get("name") or resource.name,
                 "chart": inputs["chart"],

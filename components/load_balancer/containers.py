@@ -28,7 +28,7 @@ from components.load_balancer.haproxy_config import (
     render_entrypoint,
     render_haproxy_cfg,
 )
-from components.load_balancer.manifests import PEER_PORT
+from components.load_balancer.manifests import PEER_PORT, traffic_policy
 from components.load_balancer.settings import LoadBalancer
 
 HAPROXY_UID = "99:99"
@@ -88,32 +88,13 @@ class LoadBalancerHostArgs:
 
 
 def haproxy_inputs(args: LoadBalancerHostArgs) -> HaproxyInputs:
-    s = args.settings
     return HaproxyInputs(
         api_fqdn=args.api_alias,
         api_port=args.api_port,
         api_max_servers=args.api_max_servers,
         ready_path=args.api_ready_path,
         health_host=args.public_host,
-        rate_limit_per_second=s.rate_limit.requests_per_second,
-        rate_limit_table_size=s.rate_limit.table_size,
-        check_interval_seconds=s.health_check.interval_seconds,
-        check_fall=s.health_check.fall,
-        check_rise=s.health_check.rise,
-        error_limit=s.error_limit,
-        retries=s.retries,
-        max_connections=s.max_connections,
-        per_server_max_connections=s.per_server_max_connections,
-        timeout_connect_seconds=s.timeouts.connect_seconds,
-        timeout_client_seconds=s.timeouts.client_seconds,
-        timeout_server_seconds=s.timeouts.server_seconds,
-        timeout_http_request_seconds=s.timeouts.http_request_seconds,
-        timeout_queue_seconds=s.timeouts.queue_seconds,
-        timeout_tunnel_seconds=s.timeouts.tunnel_seconds,
-        hard_stop_after_seconds=s.hard_stop_after_seconds,
-        hsts_max_age_seconds=s.hsts_max_age_seconds,
-        session_affinity=s.session_affinity,
-        accept_proxy_protocol=s.client_ip_preservation == "proxy-protocol",
+        **traffic_policy(args.settings),
         tls_certificate=f"{SECRETS_DIR}/site.pem" if args.tls else None,
         # One load balancer on one host: its stick table is its own (a peer of itself).
         peers=(Peer(args.name, "127.0.0.1", PEER_PORT),),

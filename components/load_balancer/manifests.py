@@ -119,6 +119,32 @@ class LoadBalancerSpec:
         return f"{self.name}-{ordinal}.{self.peers_service}.{self.namespace}.svc.{self.cluster_domain}"
 
 
+def traffic_policy(s: LoadBalancer) -> dict[str, Any]:
+    """The HaproxyInputs every target takes from the load balancer's settings alone: rate limit,
+    health checks, circuit breaking, timeouts, affinity, how the client address arrives."""
+    return {
+        "rate_limit_per_second": s.rate_limit.requests_per_second,
+        "rate_limit_table_size": s.rate_limit.table_size,
+        "check_interval_seconds": s.health_check.interval_seconds,
+        "check_fall": s.health_check.fall,
+        "check_rise": s.health_check.rise,
+        "error_limit": s.error_limit,
+        "retries": s.retries,
+        "max_connections": s.max_connections,
+        "per_server_max_connections": s.per_server_max_connections,
+        "timeout_connect_seconds": s.timeouts.connect_seconds,
+        "timeout_client_seconds": s.timeouts.client_seconds,
+        "timeout_server_seconds": s.timeouts.server_seconds,
+        "timeout_http_request_seconds": s.timeouts.http_request_seconds,
+        "timeout_queue_seconds": s.timeouts.queue_seconds,
+        "timeout_tunnel_seconds": s.timeouts.tunnel_seconds,
+        "hard_stop_after_seconds": s.hard_stop_after_seconds,
+        "hsts_max_age_seconds": s.hsts_max_age_seconds,
+        "session_affinity": s.session_affinity,
+        "accept_proxy_protocol": s.client_ip_preservation == "proxy-protocol",
+    }
+
+
 def haproxy_inputs(spec: LoadBalancerSpec) -> HaproxyInputs:
     s = spec.settings
     return HaproxyInputs(
@@ -127,25 +153,7 @@ def haproxy_inputs(spec: LoadBalancerSpec) -> HaproxyInputs:
         api_max_servers=spec.api_max_servers,
         ready_path=spec.api_ready_path,
         health_host=spec.public_host,
-        rate_limit_per_second=s.rate_limit.requests_per_second,
-        rate_limit_table_size=s.rate_limit.table_size,
-        check_interval_seconds=s.health_check.interval_seconds,
-        check_fall=s.health_check.fall,
-        check_rise=s.health_check.rise,
-        error_limit=s.error_limit,
-        retries=s.retries,
-        max_connections=s.max_connections,
-        per_server_max_connections=s.per_server_max_connections,
-        timeout_connect_seconds=s.timeouts.connect_seconds,
-        timeout_client_seconds=s.timeouts.client_seconds,
-        timeout_server_seconds=s.timeouts.server_seconds,
-        timeout_http_request_seconds=s.timeouts.http_request_seconds,
-        timeout_queue_seconds=s.timeouts.queue_seconds,
-        timeout_tunnel_seconds=s.timeouts.tunnel_seconds,
-        hard_stop_after_seconds=s.hard_stop_after_seconds,
-        hsts_max_age_seconds=s.hsts_max_age_seconds,
-        session_affinity=s.session_affinity,
-        accept_proxy_protocol=s.client_ip_preservation == "proxy-protocol",
+        **traffic_policy(s),
         tls_certificate=f"{TLS_DIR}/site.pem" if spec.tls_secret_name else None,
         peers=tuple(Peer(f"{spec.name}-{i}", spec.peer_fqdn(i), PEER_PORT) for i in range(s.replicas)),
         runtime_dir=RUNTIME_DIR,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from stacks.ordering import effective_dependencies
-from stacks.synth import SynthResult
+from stacks.synth import SynthResult, synth
 
 PREFIX = "teknofest-dev"
 
@@ -215,3 +215,12 @@ def test_container_logs_reach_loki(containers: dict[str, dict[str, Any]], dev: S
     config = dev.configs[f"{PREFIX}-log-shipper/config.yaml"]
     assert "/var/lib/docker/containers/*/*-json.log" in config
     assert "http://loki:3100/otlp" in config
+
+
+def test_two_renders_are_byte_identical(dev: SynthResult, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`./run diff` shows only what changed: nothing, when nothing did."""
+    again = synth("dev", tmp_path_factory.mktemp("dev-again") / "out")
+    for sub in ("containers", "configs"):
+        first = {p.relative_to(dev.out): p.read_bytes() for p in (dev.out / sub).rglob("*") if p.is_file()}
+        second = {p.relative_to(again.out): p.read_bytes() for p in (again.out / sub).rglob("*") if p.is_file()}
+        assert first == second, sub
