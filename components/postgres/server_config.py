@@ -213,7 +213,7 @@ def render_pgbackrest_conf(cfg: BackupInputs) -> str:
     """pgBackRest's repository: the object store of backups.destinationPath (S3 or compatible),
     or the local volume; time-based retention of full backups from backups.retention."""
     b = cfg.backups
-    lines = [_HEADER.replace("# ", "# ", 1), "[global]"]
+    lines = [_HEADER, "[global]"]
     if b.destination_path and b.destination_path.startswith("s3://"):
         bucket, path = _s3(b.destination_path)
         endpoint = (b.endpoint_url or "https://s3.amazonaws.com").removeprefix("https://").removeprefix("http://")

@@ -88,8 +88,8 @@ def volume(spec: VolumeSpec, opts: pulumi.ResourceOptions) -> docker.Volume:
             docker.VolumeLabelArgs(label=MANAGED_BY[0], value=MANAGED_BY[1]),
             docker.VolumeLabelArgs(label="org.teknofest.purpose", value=spec.purpose),
         ],
-        # A volume holds state: `pulumi destroy` must not take the data with it by accident.
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=False, retain_on_delete=True)),
+        # A volume holds state: `pulumi destroy` leaves it on the host (docker volume rm takes it).
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
     )
 
 
