@@ -1,28 +1,36 @@
-"""Redis renderers and manifests, read as text and data (tests/integration runs them for real)."""
+"""Redis renderers and manifests from literal specs, read as text and data (tests/integration runs
+them for real)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from components.common.kubernetes.capacity import requested_totals
 from components.redis.manifests import RedisSpec, config_files, master_proxy_config, redis_manifests
-from stacks.kubernetes_specs import redis_spec
-from stacks.settings import PlatformSettings
-from tests.conftest import stack_settings
+from components.redis.settings import Redis
 
 API = ("api", {"app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "teknofest-platform"})
+# A production-like instance: two replicas, three Sentinels, hard anti-affinity.
+PRODUCTION = RedisSpec(
+    settings=Redis(replicas=2, sentinels=3, quorum=2),
+    namespace="teknofest-production",
+    environment="production",
+    image="docker.io/library/redis:7.4.11",
+    exporter_image="docker.io/oliver006/redis_exporter:v1.62.0",
+    proxy_image="docker.io/library/haproxy:2.6.22",
+    clients=(API,),
+    monitoring_namespace="monitoring",
+)
+STAGING = dataclasses.replace(PRODUCTION, settings=Redis(replicas=1), environment="staging")
 
 
-def spec(settings: PlatformSettings) -> RedisSpec:
-    return redis_spec(settings, (API,))
+def by_name(redis: RedisSpec = PRODUCTION) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m["kind"], m["metadata"]["name"]): m for m in redis_manifests(redis)}
 
 
-def by_name(settings: PlatformSettings) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(m["kind"], m["metadata"]["name"]): m for m in redis_manifests(spec(settings))}
-
-
-def test_redis_conf_bounds_loss_and_carries_no_password(production_settings: PlatformSettings) -> None:
-    conf = config_files(spec(production_settings))["redis.conf"].splitlines()
+def test_redis_conf_bounds_loss_and_carries_no_password() -> None:
+    conf = config_files(PRODUCTION)["redis.conf"].splitlines()
     for line in (
         "appendonly yes",
         "appendfsync everysec",
@@ -37,8 +45,8 @@ def test_redis_conf_bounds_loss_and_carries_no_password(production_settings: Pla
     assert not any("requirepass" in line or "masterauth" in line for line in conf)
 
 
-def test_sentinel_conf_uses_settings_and_stable_names(production_settings: PlatformSettings) -> None:
-    conf = config_files(spec(production_settings))["sentinel.conf"].splitlines()
+def test_sentinel_conf_uses_settings_and_stable_names() -> None:
+    conf = config_files(PRODUCTION)["sentinel.conf"].splitlines()
     assert "sentinel monitor teknofest @MASTER_HOST@ @MASTER_PORT@ 2" in conf
     assert "sentinel down-after-milliseconds teknofest 5000" in conf
     assert "sentinel failover-timeout teknofest 60000" in conf
@@ -46,8 +54,8 @@ def test_sentinel_conf_uses_settings_and_stable_names(production_settings: Platf
     assert "sentinel resolve-hostnames yes" in conf and "sentinel announce-hostnames yes" in conf
 
 
-def test_start_scripts_ask_the_sentinels_first(production_settings: PlatformSettings) -> None:
-    files = config_files(spec(production_settings))
+def test_start_scripts_ask_the_sentinels_first() -> None:
+    files = config_files(PRODUCTION)
     for script in (files["redis-start.sh"], files["sentinel-start.sh"]):
         assert script.startswith("#!/bin/sh\n")
         assert "sentinel get-master-addr-by-name teknofest" in script
@@ -55,10 +63,8 @@ def test_start_scripts_ask_the_sentinels_first(production_settings: PlatformSett
     assert 'echo "replicaof $master"' in files["redis-start.sh"]
 
 
-def test_three_sentinels_and_a_master_with_two_replicas_on_separate_nodes(
-    production_settings: PlatformSettings,
-) -> None:
-    objects = by_name(production_settings)
+def test_three_sentinels_and_a_master_with_two_replicas_on_separate_nodes() -> None:
+    objects = by_name()
     redis = objects[("StatefulSet", "redis")]["spec"]
     sentinel = objects[("StatefulSet", "redis-sentinel")]["spec"]
     assert redis["replicas"] == 3 and sentinel["replicas"] == 3
@@ -78,14 +84,14 @@ def test_three_sentinels_and_a_master_with_two_replicas_on_separate_nodes(
 
 
 def test_staging_keeps_one_replica_and_prefers_spreading() -> None:
-    objects = by_name(stack_settings("staging"))
+    objects = by_name(STAGING)
     redis = objects[("StatefulSet", "redis")]["spec"]
     assert redis["replicas"] == 2
     assert "preferredDuringSchedulingIgnoredDuringExecution" in redis["template"]["spec"]["affinity"]["podAntiAffinity"]
 
 
-def test_redis_master_endpoint_checks_every_pod_for_the_master_role(production_settings: PlatformSettings) -> None:
-    cfg = master_proxy_config(spec(production_settings)).splitlines()
+def test_redis_master_endpoint_checks_every_pod_for_the_master_role() -> None:
+    cfg = master_proxy_config(PRODUCTION).splitlines()
     servers = [line.strip() for line in cfg if line.strip().startswith("server ")]
     assert servers == [
         f"server redis-{i} redis-{i}.redis-headless.teknofest-production.svc.cluster.local:6379" for i in range(3)
@@ -96,8 +102,8 @@ def test_redis_master_endpoint_checks_every_pod_for_the_master_role(production_s
     assert '    tcp-check send "AUTH monitor ${REDIS_MONITOR_PASSWORD}\\r\\n"' in cfg
 
 
-def test_only_clients_sentinels_and_replicas_reach_redis(production_settings: PlatformSettings) -> None:
-    objects = by_name(production_settings)
+def test_only_clients_sentinels_and_replicas_reach_redis() -> None:
+    objects = by_name()
     proxy_from = objects[("NetworkPolicy", "redis-master")]["spec"]["ingress"][0]["from"]
     assert proxy_from == [{"podSelector": {"matchLabels": API[1]}}]
     redis_from = objects[("NetworkPolicy", "redis")]["spec"]["ingress"][0]["from"]
