@@ -1,4 +1,4 @@
-"""Worker pool manifests from specs: security, probes, placement, autoscaling."""
+"""Worker pool manifests from a literal API spec: security, probes, placement, autoscaling."""
 
 from __future__ import annotations
 
@@ -7,14 +7,46 @@ from typing import Any
 
 import pytest
 
-from components.worker_pool.manifests import WorkerPoolSpec, pool_manifests
-from stacks.pools import api_pool_spec
-from stacks.settings import GpuPlacement, PlatformSettings
+from components.common import labels as lbl
+from components.common.values import GpuPlacement
+from components.worker_pool.commands import gunicorn_command
+from components.worker_pool.manifests import SecretEnv, WorkerPoolSpec, pool_manifests
+from components.worker_pool.settings import ApiPool
+
+API = ApiPool()
+# The API as production runs it: 2-20 replicas, the guide's autoscaling, reached by HAProxy only.
+PRODUCTION_API = WorkerPoolSpec(
+    name="api",
+    namespace="teknofest-production",
+    component="api",
+    environment="production",
+    image="ghcr.io/teknofest/egitim-eylemci-api:1.3.0",
+    command=gunicorn_command(API),
+    resources=API.resources,
+    min_replicas=API.min_replicas,
+    max_replicas=API.max_replicas,
+    autoscaling=API.autoscaling,
+    gpu=API.gpu,
+    termination_grace_period_seconds=API.termination_grace_period_seconds,
+    pre_stop_seconds=API.pre_stop_seconds,
+    http_port=API.port,
+    probes=API.probes,
+    metrics_path=API.metrics_path,
+    env=(("APP_ENV", "production"),),
+    secret_env=(
+        SecretEnv("SECRET_KEY", "api-secrets", "secret-key"),
+        SecretEnv("DATABASE_URL", "postgres-client", "url"),
+    ),
+    ingress_from=({"podSelector": {"matchLabels": lbl.selector_labels("haproxy")}},),
+    monitoring_namespace="monitoring",
+    request_rate_query='sum(rate(haproxy_backend_http_requests_total{namespace="teknofest-production",proxy="api"}[1m]))',
+    prometheus_url="http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+)
 
 
 @pytest.fixture()
-def api_spec(production_settings: PlatformSettings) -> WorkerPoolSpec:
-    return api_pool_spec(production_settings)
+def api_spec() -> WorkerPoolSpec:
+    return PRODUCTION_API
 
 
 def by_kind(spec: WorkerPoolSpec) -> dict[str, list[dict[str, Any]]]:
