@@ -1,32 +1,41 @@
-"""CloudNativePG manifests and the tuning, as data (tests/integration runs postgres and pgbouncer)."""
+"""CloudNativePG manifests from literal specs, as data (tests/integration runs postgres and pgbouncer)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from components.postgres.manifests import database_url, postgres_manifests
-from components.postgres.parameters import tuned_parameters
-from stacks.config_source import load_settings
-from stacks.errors import SettingsError
-from stacks.kubernetes_specs import postgres_spec
-from stacks.settings import PlatformSettings
+from components.postgres.manifests import PostgresSpec, database_url, postgres_manifests
+from components.postgres.settings import Backups, Postgres
 
 API = ("api", {"app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "teknofest-platform"})
 BACKUPS = {"destinationPath": "s3://teknofest-backups/production"}
+# Production-like: three instances, two poolers per kind, backups to an object store.
+PRODUCTION = PostgresSpec(
+    settings=Postgres(instances=3, pooler_instances=2),
+    backups=Backups.model_validate(BACKUPS),
+    namespace="teknofest-production",
+    environment="production",
+    image="ghcr.io/cloudnative-pg/postgresql:16.10-202509151215-standard-trixie",
+    clients=(API,),
+    monitoring_namespace="monitoring",
+)
 
 
-def objects(settings: PlatformSettings) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(m["kind"], m["metadata"]["name"]): m for m in postgres_manifests(postgres_spec(settings, (API,)))}
+def production(postgres: dict[str, Any] | None = None, backups: dict[str, Any] | None = None) -> PostgresSpec:
+    """The production-like spec with some settings changed, as a stack file would."""
+    settings = Postgres.model_validate({"instances": 3, "poolerInstances": 2, **(postgres or {})})
+    return dataclasses.replace(PRODUCTION, settings=settings, backups=Backups.model_validate(backups or BACKUPS))
 
 
-def production(**overrides: Any) -> PlatformSettings:
-    return load_settings({"backups": BACKUPS, **overrides}, "production", "Pulumi.production.yaml")
+def objects(spec: PostgresSpec = PRODUCTION) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m["kind"], m["metadata"]["name"]): m for m in postgres_manifests(spec)}
 
 
-def test_the_cluster_is_ha_tuned_and_archives_wal(production_settings: PlatformSettings) -> None:
-    spec = objects(production_settings)[("Cluster", "postgres")]["spec"]
+def test_the_cluster_is_ha_tuned_and_archives_wal() -> None:
+    spec = objects()[("Cluster", "postgres")]["spec"]
     assert spec["instances"] == 3 and spec["primaryUpdateMethod"] == "switchover"
     assert spec["replicationSlots"] == {"highAvailability": {"enabled": True}}
     assert spec["affinity"]["podAntiAffinityType"] == "required"
@@ -47,24 +56,6 @@ def test_the_cluster_is_ha_tuned_and_archives_wal(production_settings: PlatformS
     assert spec["enableSuperuserAccess"] is False
 
 
-def test_parameters_follow_the_instance_memory() -> None:
-    small = production(
-        postgres={"resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}}
-    )
-    big = production(
-        postgres={
-            "maxConnections": 400,
-            "resources": {"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"cpu": "4", "memory": "16Gi"}},
-        }
-    )
-    assert tuned_parameters(small.postgres)["shared_buffers"] == "512MB"
-    assert tuned_parameters(big.postgres)["shared_buffers"] == "4096MB"
-    assert tuned_parameters(big.postgres)["effective_cache_size"] == "12288MB"
-    assert tuned_parameters(big.postgres)["max_connections"] == "400"
-    # 12 GiB left over / (400 connections x 3 sorts) = 10485 kB each.
-    assert tuned_parameters(big.postgres)["work_mem"] == "10485kB"
-
-
 @pytest.mark.parametrize(("mode", "durability"), [("no-loss", "required"), ("stay-writable", "preferred")])
 def test_synchronous_mode_is_settable(mode: str, durability: str) -> None:
     spec = objects(production(postgres={"synchronous": mode}))[("Cluster", "postgres")]["spec"]
@@ -73,9 +64,9 @@ def test_synchronous_mode_is_settable(mode: str, durability: str) -> None:
     assert "synchronous" not in off["postgresql"]
 
 
-def test_poolers_run_pgbouncer_in_transaction_mode(production_settings: PlatformSettings) -> None:
+def test_poolers_run_pgbouncer_in_transaction_mode() -> None:
     for kind in ("rw", "ro"):
-        spec = objects(production_settings)[("Pooler", f"postgres-pooler-{kind}")]["spec"]
+        spec = objects()[("Pooler", f"postgres-pooler-{kind}")]["spec"]
         assert spec["type"] == kind and spec["instances"] == 2
         assert spec["pgbouncer"]["poolMode"] == "transaction"
         assert spec["pgbouncer"]["parameters"]["default_pool_size"] == "20"
@@ -83,8 +74,8 @@ def test_poolers_run_pgbouncer_in_transaction_mode(production_settings: Platform
         assert spec["pgbouncer"]["parameters"]["max_prepared_statements"] == "200"
 
 
-def test_backups_daily_with_retention_and_no_keys_in_manifests(production_settings: PlatformSettings) -> None:
-    found = objects(production_settings)
+def test_backups_daily_with_retention_and_no_keys_in_manifests() -> None:
+    found = objects()
     store = found[("ObjectStore", "postgres-backups")]["spec"]
     assert store["retentionPolicy"] == "30d"
     assert store["configuration"]["destinationPath"] == "s3://teknofest-backups/production"
@@ -92,7 +83,7 @@ def test_backups_daily_with_retention_and_no_keys_in_manifests(production_settin
     with_keys = production(backups={**BACKUPS, "credentials": {"accessKeyId": "AKIA", "secretAccessKey": "s3cr3t"}})
     creds = objects(with_keys)[("ObjectStore", "postgres-backups")]["spec"]["configuration"]["s3Credentials"]
     assert creds["secretAccessKey"] == {"name": "postgres-backup-s3", "key": "ACCESS_SECRET_KEY"}
-    assert "s3cr3t" not in repr(postgres_manifests(postgres_spec(with_keys, ())))
+    assert "s3cr3t" not in repr(postgres_manifests(with_keys))
     backup = found[("ScheduledBackup", "postgres-daily")]["spec"]
     assert backup["schedule"] == "0 0 2 * * *" and backup["method"] == "plugin" and backup["immediate"] is True
 
@@ -106,17 +97,10 @@ def test_point_in_time_recovery_bootstraps_from_the_object_store() -> None:
     assert spec["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "postgres"
     # The recovered cluster archives under a new name, never over the backups it came from.
     assert spec["plugins"][0]["parameters"]["serverName"] == "postgres-recovered"
-    with pytest.raises(SettingsError, match=r"backups\.recovery\.targetTime"):
-        production(backups={**BACKUPS, "recovery": {"sourceServerName": "postgres", "targetTime": "yesterday"}})
 
 
-def test_pool_sizes_must_fit_max_connections() -> None:
-    with pytest.raises(SettingsError, match=r"postgres.maxConnections = 50: maxConnections \(50\) is below"):
-        production(postgres={"maxConnections": 50})
-
-
-def test_monitoring_and_network_paths(production_settings: PlatformSettings) -> None:
-    found = objects(production_settings)
+def test_monitoring_and_network_paths() -> None:
+    found = objects()
     assert {name for kind, name in found if kind == "PodMonitor"} == {
         "postgres",
         "postgres-pooler-rw",
@@ -131,8 +115,8 @@ def test_monitoring_and_network_paths(production_settings: PlatformSettings) -> 
     assert rw_ingress == [{"podSelector": {"matchLabels": API[1]}}]
 
 
-def test_database_url_goes_through_the_pooler(production_settings: PlatformSettings) -> None:
-    url = database_url(postgres_spec(production_settings, ()), "pw")
+def test_database_url_goes_through_the_pooler() -> None:
+    url = database_url(PRODUCTION, "pw")
     assert url == "postgresql://teknofest:pw@postgres-pooler-rw.teknofest-production.svc:5432/teknofest"
 
 
@@ -155,18 +139,3 @@ def test_keyless_backups_use_the_workload_identity_of_the_instances() -> None:
     }
     # Without annotations the Cluster keeps the operator's default service account.
     assert "serviceAccountTemplate" not in objects(production())[("Cluster", "postgres")]["spec"]
-
-
-def test_a_malformed_service_account_annotation_is_a_settings_error() -> None:
-    with pytest.raises(SettingsError) as error:
-        production(backups={**BACKUPS, "serviceAccountAnnotations": {"not a key": "x"}})
-    assert "backups.serviceAccountAnnotations" in str(error.value) and "'not a key'" in str(error.value)
-
-
-def test_keyless_backups_without_an_identity_are_warned_about() -> None:
-    from stacks.policy import environment_warnings
-
-    assert any("backups.serviceAccountAnnotations" in w for w in environment_warnings(production()))
-    irsa = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/teknofest-backups"}
-    annotated = production(backups={**BACKUPS, "serviceAccountAnnotations": irsa})
-    assert not any("backups.serviceAccountAnnotations" in w for w in environment_warnings(annotated))
