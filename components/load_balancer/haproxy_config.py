@@ -85,6 +85,11 @@ class HaproxyInputs:
     host_routes: tuple[HostRoute, ...] = ()
 
 
+def ui_password_env(key: str) -> str:
+    """The variable HAProxy reads a published UI's basic-auth password from (its userlist)."""
+    return f"HAPROXY_UI_{key.upper()}_PASSWORD"
+
+
 def _bind(address: str, port: int) -> str:
     return f"{address}:{port}"
 

@@ -27,6 +27,7 @@ from components.load_balancer.haproxy_config import (
     Peer,
     render_entrypoint,
     render_haproxy_cfg,
+    ui_password_env,
 )
 from components.load_balancer.settings import LoadBalancer
 
@@ -56,7 +57,7 @@ class PublicRoute:
 
     @property
     def password_env(self) -> str | None:
-        return f"HAPROXY_UI_{self.key.upper()}_PASSWORD" if self.needs_auth else None
+        return ui_password_env(self.key) if self.needs_auth else None
 
     @property
     def password_key(self) -> str:
