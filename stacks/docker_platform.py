@@ -110,6 +110,31 @@ def monitoring_host_args(settings: PlatformSettings) -> MonitoringHostArgs:
     )
 
 
+def load_balancer_host_args(settings: PlatformSettings) -> LoadBalancerHostArgs:
+    d, api = settings.docker, settings.api
+    backend, edge = networks_of(settings)
+    return LoadBalancerHostArgs(
+        settings.load_balancer,
+        settings.images.haproxy,
+        backend.name,
+        edge.name,
+        settings.namespace,
+        api_alias=API_NAME,
+        api_port=api.port,
+        api_max_servers=d.api_containers,
+        api_ready_path=api.probes.ready_path,
+        public_host=settings.domains.api,
+        edge_address=d.edge_address,
+        stats_address=d.publish_address,
+        http_port=d.ports.http,
+        https_port=d.ports.https,
+        stats_port=d.ports.haproxy_stats,
+        tls=settings.tls.enabled,
+        ui_routes=ui_routes(settings),
+        name=LOAD_BALANCER,
+    )
+
+
 def ui_routes(settings: PlatformSettings) -> tuple[UiRoute, ...]:
     """The monitoring UIs with a public host, served by HAProxy (basic auth where they have no login)."""
     if not settings.monitoring.enabled:
@@ -296,30 +321,10 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
     pool_counts = {args.name: args.count for args in pools if args.name in gpu_pools}
 
     tls = settings.tls.enabled
-    routes = ui_routes(settings)
     lb = LoadBalancerContainer(
         LOAD_BALANCER,
         LoadBalancerContainerArgs(
-            LoadBalancerHostArgs(
-                settings.load_balancer,
-                images.haproxy,
-                backend,
-                edge,
-                prefix,
-                api_alias=API_NAME,
-                api_port=api.port,
-                api_max_servers=d.api_containers,
-                api_ready_path=api.probes.ready_path,
-                public_host=settings.domains.api,
-                edge_address=d.edge_address,
-                stats_address=d.publish_address,
-                http_port=d.ports.http,
-                https_port=d.ports.https,
-                stats_port=d.ports.haproxy_stats,
-                tls=tls,
-                ui_routes=routes,
-                name=LOAD_BALANCER,
-            ),
+            load_balancer_host_args(settings),
             nets,
             pulumi.Output.secret(d.tls_certificate_pem.get_secret_value()) if tls and d.tls_certificate_pem else None,
             logging,

@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 import trustme
 
+from components.load_balancer.containers import load_balancer_container
 from components.load_balancer.manifests import config_files, haproxy_inputs
 from components.redis.manifests import master_proxy_config
+from stacks.docker_platform import load_balancer_host_args
 from stacks.kubernetes_specs import load_balancer_spec, redis_spec
 from stacks.pools import api_pool_spec
 from stacks.settings import PlatformSettings
-from tests.conftest import STACKS, stack_settings
+from tests.conftest import KUBERNETES_STACKS, stack_settings
 
 SECRET_ENV = {
     "HAPROXY_STATS_USER": "admin",
@@ -32,7 +34,12 @@ SECRET_ENV = {
 
 
 def pod_like_check(
-    haproxy: str, workdir: Path, config: Path, peer_names: list[str], entry: list[str]
+    haproxy: str,
+    workdir: Path,
+    config: Path,
+    peer_names: list[str],
+    entry: list[str],
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     hosts = workdir / "hosts"
     hosts.write_text(Path("/etc/hosts").read_text() + "".join(f"127.0.0.1 {name}\n" for name in peer_names))
@@ -56,7 +63,7 @@ def pod_like_check(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **SECRET_ENV},
+        env={**os.environ, **SECRET_ENV, **(extra_env or {})},
     )
 
 
@@ -66,7 +73,7 @@ def rendered(settings: PlatformSettings) -> tuple[dict[str, str], list[str]]:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_rendered_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Path, stack: str) -> None:
     files, peers = rendered(stack_settings(stack))
     config = tmp_path / "haproxy.cfg"
@@ -79,7 +86,7 @@ def test_rendered_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Pat
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_rendered_redis_master_config_passes_haproxy_check(haproxy_binary: str, tmp_path: Path, stack: str) -> None:
     settings = stack_settings(stack)
     spec = redis_spec(settings, ())
@@ -133,3 +140,47 @@ def test_entrypoint_starts_without_a_peer_that_never_resolves(
     assert f"peer {peers[2]} does not resolve; starting without it" in result.stderr
     started_with = (runtime / "haproxy.cfg").read_text()
     assert re.findall(r"^    peer (\S+)", started_with, flags=re.M) == ["haproxy-0", "haproxy-1"]
+
+
+def docker_settings(tls: bool) -> PlatformSettings:
+    """Dev as it is (plain HTTP), and a single-host production (TLS, its UIs published on hosts)."""
+    if not tls:
+        return stack_settings("dev")
+    production = stack_settings("production")
+    return production.model_copy(
+        update={"target": "docker", "docker": production.docker.model_copy(update={"tls_certificate_pem": "x"})}
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("tls", [False, True], ids=["dev", "single-host-production"])
+def test_the_docker_targets_configs_pass_haproxy_check(haproxy_binary: str, tmp_path: Path, tls: bool) -> None:
+    """The container's own files: its certificate path under /etc/teknofest/secrets, its peer
+    (itself, -L haproxy), the UIs' backends by their aliases (resolved at run time)."""
+    settings = docker_settings(tls)
+    spec = load_balancer_container(load_balancer_host_args(settings))
+    files = {u.path: u.content for u in spec.all_uploads if not u.is_secret}
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(files["/etc/teknofest/haproxy.cfg"])
+    secrets = Path("/etc/teknofest/secrets")
+    entry = [haproxy_binary, "-c", "-dW", "-f", str(config), "-L", "haproxy"]
+    if tls:
+        assert f"crt {secrets}/site.pem" in config.read_text()
+        # The test certificate where the container has its own (a private mount of /etc/teknofest).
+        entry = [
+            "mkdir -p /etc/teknofest && mount -t tmpfs tmpfs /etc/teknofest && mkdir",
+            str(secrets),
+            "&&",
+            "cp",
+            str(tmp_path / "tls" / "site.pem"),
+            str(tmp_path / "tls" / "site.pem.key"),
+            str(secrets),
+            "&&",
+            *entry,
+        ]
+    ui_env = {env: "test-only" for env, _ in spec.secret_env if env.startswith("HAPROXY_UI_")}
+    result = pod_like_check(haproxy_binary, tmp_path, config, [], entry, ui_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    if tls:
+        assert "use_backend ui_jaeger if host_ui_jaeger" in config.read_text()
+        assert "server jaeger jaeger:16686" in config.read_text()
