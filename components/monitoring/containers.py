@@ -116,7 +116,8 @@ def server_container(
             *(secret_file(name, "monitoring") for name in {path.rsplit("/", 1)[-1] for _, path in secret_env}),
         ),
         volumes=volumes,
-        tmpfs=(("/tmp", "rw,noexec,nosuid,size=64m"),),
+        # Scratch space, unless the data volume is /tmp itself (Jaeger's Badger).
+        tmpfs=(("/tmp", "rw,noexec,nosuid,size=64m"),) if not (spec.data and spec.data.mount_path == "/tmp") else (),
         ports=ports,
         capability=spec.config_capability,
     )

@@ -21,12 +21,19 @@ BADGER_DIR = "/badger"
 STORE = "main"
 
 
+def badger_dir(platform: MonitoredPlatform) -> str:
+    """Badger's volume: /badger on Kubernetes (fsGroup owns it); on Docker the image's /tmp, the one
+    directory its user may write (its VOLUME, mode 1777, which a new volume copies)."""
+    return BADGER_DIR if platform.kubernetes else "/tmp"
+
+
 def _backend(platform: MonitoredPlatform) -> dict[str, Any]:
     tracing = platform.monitoring.tracing
     if tracing.storage == "badger":
+        badger = badger_dir(platform)
         return {
             "badger": {
-                "directories": {"keys": f"{BADGER_DIR}/keys", "values": f"{BADGER_DIR}/values"},
+                "directories": {"keys": f"{badger}/keys", "values": f"{badger}/values"},
                 "ephemeral": False,
                 # Jaeger takes Go durations, which have no days.
                 "ttl": {"spans": f"{retention_hours(tracing.retention)}h"},
@@ -111,7 +118,7 @@ def jaeger_spec(platform: MonitoredPlatform) -> ServerSpec:
         ready_path="/status",
         live_path="/status",
         probe_port="health",
-        data=Volume(m.tracing.badger_storage_size, BADGER_DIR) if badger else None,
+        data=Volume(m.tracing.badger_storage_size, badger_dir(platform)) if badger else None,
         secret_mounts=()
         if badger
         else (

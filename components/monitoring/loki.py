@@ -14,8 +14,15 @@ GRPC_PORT = 9095
 DATA_DIR = "/var/loki"
 
 
+def data_dir(platform: MonitoredPlatform) -> str:
+    """Where Loki keeps its data: the volume on Kubernetes (fsGroup owns it); on Docker the image's
+    own /loki, owned by its user, which a new volume copies (a path the image lacks would be root's)."""
+    return DATA_DIR if platform.kubernetes else "/loki"
+
+
 def loki_config(platform: MonitoredPlatform) -> dict[str, Any]:
     loki = platform.monitoring.loki
+    data = data_dir(platform)
     return {
         "auth_enabled": False,
         "server": {
@@ -27,12 +34,10 @@ def loki_config(platform: MonitoredPlatform) -> dict[str, Any]:
         },
         "common": {
             "instance_addr": "${POD_IP}",
-            "path_prefix": DATA_DIR,
+            "path_prefix": data,
             "replication_factor": 1,
             "ring": {"kvstore": {"store": "inmemory"}},
-            "storage": {
-                "filesystem": {"chunks_directory": f"{DATA_DIR}/chunks", "rules_directory": f"{DATA_DIR}/rules"}
-            },
+            "storage": {"filesystem": {"chunks_directory": f"{data}/chunks", "rules_directory": f"{data}/rules"}},
         },
         "schema_config": {
             "configs": [
@@ -47,7 +52,7 @@ def loki_config(platform: MonitoredPlatform) -> dict[str, Any]:
         },
         # Retention is the compactor's job: without retention_enabled, retention_period is ignored.
         "compactor": {
-            "working_directory": f"{DATA_DIR}/compactor",
+            "working_directory": f"{data}/compactor",
             "retention_enabled": True,
             "delete_request_store": "filesystem",
         },
@@ -82,7 +87,7 @@ def loki_spec(platform: MonitoredPlatform) -> ServerSpec:
         ready_path="/ready",
         # Alive while its HTTP server answers; /ready also waits for the ring, which a restart won't fix.
         live_path="/loki/api/v1/status/buildinfo",
-        data=Volume(m.loki.storage_size, DATA_DIR, m.loki.storage_class),
+        data=Volume(m.loki.storage_size, data_dir(platform), m.loki.storage_class),
         kind="StatefulSet",
     )
 

@@ -144,7 +144,8 @@ def test_stateful_services_keep_their_data_in_named_volumes(
         ("rabbitmq", "/var/lib/rabbitmq"),
         ("prometheus", "/prometheus"),
         ("grafana", "/var/lib/grafana"),
-        ("loki", "/var/loki"),
+        ("loki", "/loki"),
+        ("jaeger", "/tmp"),
     ):
         mounted = {v["containerPath"]: v["volumeName"] for v in containers[name]["volumes"]}
         assert mounted[path] in volumes, name
