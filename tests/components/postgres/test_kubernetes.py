@@ -55,9 +55,16 @@ def test_two_clusters_coexist_and_name_their_objects_after_themselves() -> None:
     render = run_under_mocks(program)
     names = object_names(render)
     assert len(names) == len(set(names))
-    pooler = next(unwrap(r.inputs) for r in render.resources if r.name == "shop/reports-pooler-ro")
+    # A Pooler and its NetworkPolicy share the name: pick the Pooler by its type.
+    pooler = next(
+        unwrap(r.inputs) for r in render.resources if r.name == "shop/reports-pooler-ro" and r.type.endswith(":Pooler")
+    )
     assert pooler["spec"]["cluster"] == {"name": "reports"}
-    store = next(unwrap(r.inputs) for r in render.resources if r.name == "shop/reports-backups")
+    store = next(
+        unwrap(r.inputs)
+        for r in render.resources
+        if r.name == "shop/reports-backups" and r.type.endswith(":ObjectStore")
+    )
     assert store["spec"]["configuration"]["destinationPath"] == "s3://backups/shop"
     cluster = next(
         unwrap(r.inputs) for r in render.resources if r.name == "shop/reports" and r.type.endswith(":Cluster")

@@ -67,5 +67,9 @@ def test_two_brokers_coexist() -> None:
     render = run_under_mocks(program)
     names = object_names(render)
     assert len(names) == len(set(names))
-    auth = next(unwrap(r.inputs) for r in render.resources if r.name == "shop/jobs-keda")
+    auth = next(
+        unwrap(r.inputs)
+        for r in render.resources
+        if r.name == "shop/jobs-keda" and r.type.endswith(":TriggerAuthentication")
+    )
     assert auth["spec"]["secretTargetRef"][0]["name"] == "jobs-client"
