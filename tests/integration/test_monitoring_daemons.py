@@ -24,7 +24,9 @@ from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager_config import AlertingSecrets, render_alertmanager_yaml
 from components.monitoring.metric_catalogue import ALERTMANAGER, NODE_EXPORTER, PROMETHEUS, RABBITMQ, REDIS_EXPORTER
 from components.rabbitmq.manifests import service_monitor
+from components.redis.containers import RedisHostArgs, exporter_container, password_secret
 from components.redis.redis_config import ACL_USERS, MONITOR_USER, REPLICA_USER
+from components.redis.settings import Redis
 from stacks.kubernetes_specs import rabbitmq_spec
 from stacks.monitored import monitored_platform
 from stacks.settings import Alerting, PlatformSettings
@@ -223,3 +225,52 @@ def test_rabbitmq_prometheus_serves_the_catalogued_metrics_at_the_scraped_endpoi
         # epmd outlives the broker: stop the one started on this test's port.
         subprocess.run(["epmd", "-kill"], env=env, capture_output=True, timeout=10)
     assert names >= RABBITMQ, sorted(RABBITMQ - names)
+
+
+def test_the_docker_targets_redis_exporter_reads_its_passwords_from_its_file(tmp_path: Path) -> None:
+    """The docker target's exporter has no shell to export a password: its rendered password file
+    (one entry per Redis address, as the monitor user) signs it in to the master and the replica."""
+    redis_server = require_binary("redis-server")
+    exporter = require_binary("prometheus-redis-exporter")
+    master, replica, web = free_port(), free_port(), free_port()
+    passwords = {user.name: f"{user.name}-test-password" for user in ACL_USERS}
+    acl = tmp_path / "users.acl"
+    acl.write_text(
+        "user default off\n" + "".join(f"user {u.name} on >{passwords[u.name]} {u.rules}\n" for u in ACL_USERS)
+    )
+    spec = exporter_container(RedisHostArgs(Redis(replicas=1), "redis:7.4.11", "haproxy:2.6.22", "net", "shop", "x"))
+    (upload,) = spec.uploads
+    # The containers' addresses become this host's ports; the password is the monitor user's.
+    text = upload.filled({password_secret(MONITOR_USER): passwords[MONITOR_USER.name]})
+    text = text.replace("redis-0:6379", f"127.0.0.1:{master}").replace("redis-1:6379", f"127.0.0.1:{replica}")
+    (tmp_path / "passwords.json").write_text(text)
+    flags = {arg.split("=", 1)[0] for arg in spec.command[1:]}
+    assert {"--redis.user", "--redis.password-file"} <= flags
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "64mb", "--aclfile", str(acl)]
+    follow = ["--replicaof", "127.0.0.1", str(master), "--masteruser", REPLICA_USER.name]
+    with (
+        daemon([redis_server, "--port", str(master), *common], tmp_path / "master.log"),
+        daemon(
+            [redis_server, "--port", str(replica), *follow, "--masterauth", passwords[REPLICA_USER.name], *common],
+            tmp_path / "r.log",
+        ),
+        daemon(
+            [
+                exporter,
+                "-web.listen-address",
+                f"127.0.0.1:{web}",
+                "-redis.addr",
+                "",
+                "-redis.user",
+                MONITOR_USER.name,
+                "-redis.password-file",
+                str(tmp_path / "passwords.json"),
+            ],
+            tmp_path / "exporter.log",
+        ),
+    ):
+        for port in (master, replica):
+            scraped = scrape(
+                f"http://127.0.0.1:{web}/scrape?target=redis://127.0.0.1:{port}", tmp_path / "exporter.log"
+            )
+            assert re.search(r"^redis_up 1$", scraped, flags=re.M), scraped[:500]
