@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from components.common.quantities import memory_bytes
 from components.postgres.parameters import tuned_parameters
 from components.postgres.pgbouncer import pgbouncer_parameters
 from components.postgres.settings import Backups, Postgres
@@ -75,6 +76,8 @@ def render_postgresql_conf(cfg: ServerInputs) -> str:
         "archive_command": f"'pgbackrest --config={cfg.backup_config} --stanza={STANZA} archive-push %p'",
         "restore_command": f"'pgbackrest --config={cfg.backup_config} --stanza={STANZA} archive-get %f \"%p\"'",
         "wal_keep_size": "1GB",
+        # A slot of a replica that is gone keeps WAL forever: bound it to half the WAL volume.
+        "max_slot_wal_keep_size": f"'{memory_bytes(cfg.settings.wal_storage_size) // 2 // 2**20}MB'",
         "log_destination": "stderr",
         "logging_collector": "off",
         "log_line_prefix": "'%m [%p] %q%u@%d '",
@@ -167,10 +170,15 @@ replica)
   # The primary may still be initialising: retry until it serves a base backup.
   PGPASSWORD=$(cat "$SECRETS/postgres-replication-password")
   export PGPASSWORD
-  until pg_basebackup --host="$PRIMARY_HOST" --port="${{PRIMARY_PORT:-5432}}" --username={REPLICATION_USER} \\
-      --pgdata="$PGDATA" --wal-method=stream --write-recovery-conf --slot="$SLOT" --checkpoint=fast; do
-    echo "postgres-start: primary $PRIMARY_HOST not ready for a base backup; retrying" >&2
+  clone() {{
     rm -rf "${{PGDATA:?}}"/*
+    pg_basebackup --host="$PRIMARY_HOST" --port="${{PRIMARY_PORT:-5432}}" --username={REPLICATION_USER} \\
+      --pgdata="$PGDATA" --wal-method=stream --write-recovery-conf --slot="$SLOT" --checkpoint=fast "$@"
+  }}
+  # The primary made a slot for each replica it was initialised with; a replica added later
+  # creates its own (the first attempt fails at once where the slot exists).
+  until clone --create-slot || clone; do
+    echo "postgres-start: primary $PRIMARY_HOST not ready for a base backup; retrying" >&2
     sleep 2
   done
   unset PGPASSWORD

@@ -363,3 +363,31 @@ def _switch_and_archive(cluster: Cluster) -> None:
         60,
         "the switched segment to be archived",
     )
+
+
+def test_a_replica_added_later_creates_its_own_slot(cluster: Cluster) -> None:
+    """The primary made slots for the replicas it was initialised with; one added later (a higher
+    postgres.instances) creates its slot while cloning and streams through it."""
+    node = cluster.work / "replica-2"
+    _owned_by_postgres(node, 0o755)
+    _owned_by_postgres(node / "sockets")
+    port = free_port()
+    env = _server_env(
+        node, "replica", port, PRIMARY_HOST="localhost", PRIMARY_PORT=str(cluster.primary_port), SLOT="replica_2"
+    )
+    # The same rendered files as the first replica (the port is the start-up script's argument).
+    env["CONFIG_DIR"] = str(cluster.work / "replica" / "config")
+    env["SECRETS_DIR"] = str(cluster.work / "replica" / "secrets")
+    start = str(cluster.work / "replica" / "config" / "postgres-start.sh")
+    with daemon(["sh", start], cluster.work / "replica-2.log", env, 30, cluster.work, "postgres") as process:
+        _wait(cluster, port, cluster.work / "replica-2.log", 90, process)
+        slots = "SELECT slot_name, active FROM pg_replication_slots ORDER BY 1"
+        wait_for(
+            lambda: (
+                cluster.sql(cluster.primary_port, slots, MONITOR_USER).splitlines() == ["replica_1|t", "replica_2|t"]
+            ),
+            30,
+            "both slots active",
+        )
+        cluster.sql(cluster.primary_port, "INSERT INTO lessons VALUES (3, 'Geometri') ON CONFLICT DO NOTHING")
+        wait_for(lambda: cluster.sql(port, "SELECT title FROM lessons WHERE id = 3") == "Geometri", 30, "replication")
