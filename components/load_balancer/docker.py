@@ -9,11 +9,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.common.docker.resources import (
-    DockerContext,
     DockerLogging,
+    deploy,
     generated_passwords,
-    pulled_images,
-    register,
 )
 from components.common.names import require_instance_name
 from components.load_balancer.containers import TLS_SECRET, LoadBalancerHostArgs, load_balancer_container
@@ -43,8 +41,7 @@ class LoadBalancerContainer(pulumi.ComponentResource):
                 raise ValueError(f"load balancer {name}: TLS is on but no certificate PEM is given")
             secrets[TLS_SECRET] = pulumi.Output.secret(args.tls_certificate_pem)
         spec = load_balancer_container(host)
-        ctx = DockerContext(args.networks, pulled_images(name, [spec], child), secrets, logging=args.logging)
-        register([spec], [], ctx, child)
+        deploy(name, [spec], [], args.networks, secrets, args.logging, child)
         self.stats_password = secrets["haproxy-stats-password"]
         self.ui_passwords = {r.key: secrets[r.secret] for r in host.ui_routes if r.needs_auth}
         self.register_outputs({"container": host.container})

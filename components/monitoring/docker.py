@@ -9,11 +9,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.common.docker.resources import (
-    DockerContext,
     DockerLogging,
+    deploy,
     generated_passwords,
-    pulled_images,
-    register,
 )
 from components.monitoring.alertmanager_config import alerting_secrets, render_alertmanager_yaml
 from components.monitoring.containers import (
@@ -48,7 +46,6 @@ class MonitoringContainers(pulumi.ComponentResource):
         )
         secrets[host.broker_secret] = pulumi.Output.secret(args.broker_url)
         specs = monitoring_containers(host)
-        ctx = DockerContext(args.networks, pulled_images(name, specs, child), secrets, logging=args.logging)
-        register(specs, volumes(host), ctx, child)
+        deploy(name, specs, volumes(host), args.networks, secrets, args.logging, child)
         self.grafana_password = secrets[GRAFANA_PASSWORD_SECRET]
         self.register_outputs({"containers": [spec.name for spec in specs]})

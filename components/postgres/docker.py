@@ -10,7 +10,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.common.docker.resources import DockerContext, DockerLogging, local_image, register
+from components.common.docker.resources import DockerLogging, deploy, local_image
 from components.common.names import require_instance_name
 from components.postgres.containers import PASSWORDS, POOLER_PORT, PostgresHostArgs, postgres_containers, volumes
 
@@ -50,8 +50,16 @@ class PostgresServers(pulumi.ComponentResource):
             secrets["backup-s3-key"] = pulumi.Output.secret(credentials.access_key_id.get_secret_value())
             secrets["backup-s3-key-secret"] = pulumi.Output.secret(credentials.secret_access_key.get_secret_value())
         image = local_image(host.image, child)
-        ctx = DockerContext(args.networks, {host.image.name: image}, secrets, logging=args.logging)
-        register(postgres_containers(host), volumes(host), ctx, child)
+        deploy(
+            name,
+            postgres_containers(host),
+            volumes(host),
+            args.networks,
+            secrets,
+            args.logging,
+            child,
+            {host.image.name: image},
+        )
         owner = secrets["postgres-app-password"]
         self.url = pulumi.Output.secret(owner.apply(host.url))
         self.read_only_url = pulumi.Output.secret(owner.apply(lambda pw: host.url(pw, read_only=True)))

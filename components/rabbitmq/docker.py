@@ -9,11 +9,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.common.docker.resources import (
-    DockerContext,
     DockerLogging,
+    deploy,
     generated_passwords,
-    pulled_images,
-    register,
 )
 from components.common.names import require_instance_name
 from components.rabbitmq.containers import DEFINITIONS_SECRET, RabbitmqHostArgs, rabbitmq_container, volumes
@@ -45,8 +43,7 @@ class RabbitmqServer(pulumi.ComponentResource):
         )
         secrets: dict[str, pulumi.Output[str]] = {DEFINITIONS_SECRET: pulumi.Output.secret(definitions)}
         spec = rabbitmq_container(host)
-        ctx = DockerContext(args.networks, pulled_images(name, [spec], child), secrets, logging=args.logging)
-        register([spec], volumes(host), ctx, child)
+        deploy(name, [spec], volumes(host), args.networks, secrets, args.logging, child)
         self.url = pulumi.Output.secret(app.apply(lambda pw: host.url(APP_USER, pw)))
         self.admin_password = admin
         self.amqp_endpoint = f"{host.host}:{AMQP_PORT}"

@@ -9,11 +9,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.common.docker.resources import (
-    DockerContext,
     DockerLogging,
+    deploy,
     generated_passwords,
-    pulled_images,
-    register,
 )
 from components.common.names import require_instance_name
 from components.redis.containers import RedisHostArgs, password_secret, redis_containers, volumes
@@ -45,8 +43,7 @@ class RedisServers(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         secrets = generated_passwords(name, host.secrets, child)
         specs = redis_containers(host)
-        ctx = DockerContext(args.networks, pulled_images(name, specs, child), secrets, logging=args.logging)
-        register(specs, volumes(host), ctx, child)
+        deploy(name, specs, volumes(host), args.networks, secrets, args.logging, child)
         self.password = secrets[password_secret(APP_USER)]
         self.sentinel_password = secrets["redis-sentinels-password"]
         self.master_endpoint = host.master_endpoint

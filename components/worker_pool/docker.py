@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.common.docker.resources import DockerContext, DockerLogging, pulled_images, register
+from components.common.docker.resources import DockerLogging, deploy
 from components.common.names import require_instance_name
 from components.worker_pool.containers import PoolContainersArgs, pool_containers, secret_name
 
@@ -36,7 +36,6 @@ class PoolContainers(pulumi.ComponentResource):
             secret_name(v): pulumi.Output.secret(args.secrets[v]) for v in args.pool.secret_env
         }
         specs = pool_containers(args.pool)
-        ctx = DockerContext(args.networks, pulled_images(name, specs, child), secrets, logging=args.logging)
-        register(specs, [], ctx, child)
+        deploy(name, specs, [], args.networks, secrets, args.logging, child)
         self.containers = [spec.name for spec in specs]
         self.register_outputs({"containers": self.containers})

@@ -225,3 +225,14 @@ def test_two_renders_are_byte_identical(dev: SynthResult, tmp_path_factory: pyte
         first = {p.relative_to(dev.out): p.read_bytes() for p in (dev.out / sub).rglob("*") if p.is_file()}
         second = {p.relative_to(again.out): p.read_bytes() for p in (again.out / sub).rglob("*") if p.is_file()}
         assert first == second, sub
+
+
+def test_every_image_a_container_runs_is_pulled_or_built(
+    plan: list[dict[str, Any]], containers: dict[str, dict[str, Any]]
+) -> None:
+    """A container whose image is not on the host fails to be created: each is a RemoteImage (its
+    pinned reference stands for the pulled ID here) or an Image built on the host."""
+    available = {e["inputs"]["name"] for e in plan if e["type"] == "docker:index/remoteImage:RemoteImage"}
+    available |= {e["inputs"]["imageName"] for e in plan if e["type"] == "docker:index/image:Image"}
+    missing = {name: c["image"] for name, c in containers.items() if c["image"] not in available}
+    assert missing == {}

@@ -244,3 +244,21 @@ def pulled_images(
 ) -> dict[str, docker.RemoteImage]:
     """Each pinned image the component's containers run, pulled once."""
     return {image: remote_image(component, image, opts) for image in sorted({spec.image for spec in specs})}
+
+
+def deploy(
+    component: str,
+    specs: list[ContainerSpec],
+    volumes: list[VolumeSpec],
+    networks: Mapping[str, docker.Network],
+    secrets: dict[str, pulumi.Output[str]],
+    logging: DockerLogging,
+    opts: pulumi.ResourceOptions,
+    built: Mapping[str, docker.Image] | None = None,
+) -> list[docker.Container]:
+    """A component's containers and volumes: the images built on the host it is given, and every
+    other image its containers run pulled (a container whose image is not on the host fails)."""
+    given: dict[str, docker.Image | docker.RemoteImage] = dict(built or {})
+    pulled = pulled_images(component, [spec for spec in specs if spec.image not in given], opts)
+    ctx = DockerContext(networks, {**given, **pulled}, secrets, logging=logging)
+    return register(specs, volumes, ctx, opts)
