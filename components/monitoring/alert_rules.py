@@ -376,13 +376,20 @@ def alert_groups(platform: MonitoredPlatform) -> dict[str, list[Alert]]:
                 "Elasticsearch cluster health is red",
                 "Some primary shards are unassigned: log and trace writes to them fail.",
             ),
-            Alert(
-                "ElasticsearchClusterYellow",
-                f'elasticsearch_cluster_health_status{{namespace="{mon}",color="yellow"}} == 1',
-                "30m",
-                "warning",
-                "Elasticsearch cluster health is yellow",
-                "Replica shards are unassigned: one more node loss may lose data.",
+            # One node has nowhere to put a replica: indices with replicas are yellow for good there.
+            *(
+                [
+                    Alert(
+                        "ElasticsearchClusterYellow",
+                        f'elasticsearch_cluster_health_status{{namespace="{mon}",color="yellow"}} == 1',
+                        "30m",
+                        "warning",
+                        "Elasticsearch cluster health is yellow",
+                        "Replica shards are unassigned: one more node loss may lose data.",
+                    )
+                ]
+                if m.elasticsearch.nodes > 1
+                else []
             ),
             Alert(
                 "ElasticsearchDiskAlmostFull",
