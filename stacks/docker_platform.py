@@ -15,9 +15,10 @@ from components.common.docker.resources import DockerLogging, network
 from components.common.values import ResourceAmounts, Resources
 from components.load_balancer.containers import LoadBalancerHostArgs, UiRoute
 from components.load_balancer.docker import LoadBalancerContainer, LoadBalancerContainerArgs
-from components.monitoring import jaeger
+from components.monitoring import elastic, jaeger
 from components.monitoring.containers import ALERTMANAGER_PORT, GRAFANA_PORT, PROMETHEUS_PORT, MonitoringHostArgs
 from components.monitoring.docker import MonitoringContainers, MonitoringContainersArgs
+from components.monitoring.elastic_containers import ADMIN as KIBANA_ADMIN
 from components.monitoring.otel import application_env
 from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.prometheus_config import ScrapeJob
@@ -106,8 +107,15 @@ def monitoring_host_args(settings: PlatformSettings) -> MonitoringHostArgs:
         prometheus_port=d.ports.prometheus,
         alertmanager_port=d.ports.alertmanager,
         jaeger_port=d.ports.jaeger,
+        kibana_port=d.ports.kibana,
+        kibana_public_url=kibana_public_url(settings),
         scrape_jobs=scrape_jobs(settings),
     )
+
+
+def kibana_public_url(settings: PlatformSettings) -> str | None:
+    host = settings.monitoring.access.kibana.host
+    return f"{'https' if settings.tls.enabled else 'http'}://{host}" if host else None
 
 
 def load_balancer_host_args(settings: PlatformSettings) -> LoadBalancerHostArgs:
@@ -146,7 +154,13 @@ def ui_routes(settings: PlatformSettings) -> tuple[UiRoute, ...]:
         ("alertmanager", access.alertmanager.host, f"alertmanager:{ALERTMANAGER_PORT}", True),
         ("jaeger", access.jaeger.host, f"{jaeger.NAME}:{jaeger.UI_PORT}", True),
     )
-    return tuple(UiRoute(key, host, server, auth) for key, host, server, auth in candidates if host)
+    routes = [UiRoute(key, host, server, auth) for key, host, server, auth in candidates if host]
+    if settings.monitoring.elasticsearch.enabled and access.kibana.host:
+        # Kibana has its own login, and serves HTTPS only.
+        routes.append(
+            UiRoute("kibana", access.kibana.host, f"{elastic.KIBANA}:{elastic.KIBANA_PORT}", tls_backend=True)
+        )
+    return tuple(routes)
 
 
 def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
@@ -379,6 +393,8 @@ def outputs(
         "alertmanager": f"http://{local}:{d.ports.alertmanager}",
         "jaeger": f"http://{local}:{d.ports.jaeger}",
     }
+    if mon and mon.kibana_password is not None:
+        ui["kibana"] = f"https://{local}:{d.ports.kibana}"
     return {
         "environment": settings.environment,
         "namespace": settings.namespace,
@@ -395,7 +411,16 @@ def outputs(
             "flower": f"http://{local}:{d.ports.flower}" if flower_password else None,
         },
         "monitoring": {name: {"url": url} for name, url in ui.items()} if mon else None,
-        "monitoringCredentials": {"grafana": {"username": "admin", "password": mon.grafana_password}} if mon else None,
+        "monitoringCredentials": {
+            "grafana": {"username": "admin", "password": mon.grafana_password},
+            **(
+                {"kibana": {"username": KIBANA_ADMIN.username, "password": mon.kibana_password}}
+                if mon.kibana_password is not None
+                else {}
+            ),
+        }
+        if mon
+        else None,
         "postgres": {"url": postgres.url, "primaryContainer": postgres.primary_container},
         "redis": {"masterName": redis.master_name, "url": redis.url},
         "haproxyStatsCredentials": {"username": "admin", "password": lb.stats_password},

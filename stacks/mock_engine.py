@@ -53,6 +53,15 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         if args.typ.startswith("random:index/randomPassword") or args.typ.startswith("random:index/randomString"):
             # A stand-in value; it is masked wherever it is written out anyway.
             state["result"] = f"mock-{args.name}"
+            if args.typ.startswith("random:index/randomPassword"):
+                state["bcryptHash"] = f"$2a$10$mock-hash-of-{args.name}"
+        # pulumi-tls: stand-in PEM text, masked like every secret where it is written out.
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = state["privateKeyPemPkcs8"] = f"mock-key-{args.name}"
+        if args.typ == "tls:index/certRequest:CertRequest":
+            state["certRequestPem"] = f"mock-request-{args.name}"
+        if args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            state["certPem"] = f"mock-cert-{args.name}"
         if args.typ == "docker:index/remoteImage:RemoteImage":
             # The engine would give the pulled image's ID; its pinned reference stands in for it.
             state["imageId"] = args.inputs["name"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.monitoring.elastic_containers import elasticsearch_image, kibana_image
 from stacks.settings import PlatformSettings
 
 
@@ -38,6 +39,7 @@ def image_versions(settings: PlatformSettings) -> dict[str, Any]:
 def docker_image_versions(settings: PlatformSettings) -> dict[str, Any]:
     """What the docker target runs (its PostgreSQL is the official image, extended on the host)."""
     i = settings.images
+    es = settings.monitoring.elasticsearch
     return {
         "api": i.api,
         "worker": settings.worker_image,
@@ -59,6 +61,16 @@ def docker_image_versions(settings: PlatformSettings) -> dict[str, Any]:
                 "celeryExporter": i.celery_exporter,
             }
             if settings.monitoring.enabled
+            else {}
+        ),
+        **(
+            {
+                "elasticsearch": elasticsearch_image(es.version),
+                "kibana": kibana_image(es.version),
+                "elasticsearchExporter": i.elasticsearch_exporter,
+                "curl": i.curl,
+            }
+            if settings.monitoring.enabled and es.enabled
             else {}
         ),
     }

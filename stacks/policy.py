@@ -136,13 +136,13 @@ def docker_problems(settings: PlatformSettings) -> list[Problem]:
                 "backups.schedule", settings.backups.schedule, "the docker target takes a daily time: 'S M H * * *'"
             )
         )
-    if settings.monitoring.enabled and settings.monitoring.elasticsearch.enabled:
+    es = settings.monitoring.elasticsearch
+    if settings.monitoring.enabled and es.enabled and es.nodes != 1:
         problems.append(
             Problem(
-                "monitoring.elasticsearch.enabled",
-                "true",
-                "the docker target does not run Elasticsearch and Kibana yet: set it to false (logs go to Loki) "
-                "and monitoring.tracing.storage to 'badger'",
+                "monitoring.elasticsearch.nodes",
+                str(es.nodes),
+                "the docker target runs one Elasticsearch node on its host: set it to 1",
             )
         )
     if settings.postgres.instances > 3:

@@ -45,6 +45,8 @@ class UiRoute:
     host: str
     server: str  # "alias:port" on the edge network
     needs_auth: bool = False
+    # HTTPS to the UI (Kibana); unverified on this hop, which only the edge network carries.
+    tls_backend: bool = False
 
     @property
     def password_env(self) -> str | None:
@@ -102,7 +104,7 @@ def haproxy_inputs(args: LoadBalancerHostArgs) -> HaproxyInputs:
         # Docker's embedded DNS: every API container behind the alias, as they come and go.
         nameservers=("127.0.0.11:53",),
         runtime_dir=RUNTIME,
-        host_routes=tuple(HostRoute(r.key, r.host, r.server, False, r.password_env) for r in args.ui_routes),
+        host_routes=tuple(HostRoute(r.key, r.host, r.server, r.tls_backend, r.password_env) for r in args.ui_routes),
     )
 
 

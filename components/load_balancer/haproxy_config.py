@@ -259,7 +259,8 @@ def render_haproxy_cfg(cfg: HaproxyInputs) -> str:
 
 def _ui_backend(route: HostRoute, cfg: HaproxyInputs) -> list[str]:
     # Verification off on the in-cluster hop only: ECK's CA is a Secret of the monitoring namespace,
-    # which a pod here cannot mount; NetworkPolicies admit only this edge to the UI.
+    # which a pod here cannot mount; NetworkPolicies admit only this edge to the UI. On Docker the
+    # hop is the host's edge network.
     tls = " ssl verify none alpn http/1.1" if route.tls_backend else ""
     lines = [f"backend {route.backend}", "    balance roundrobin"]
     if route.password_env:

@@ -1,7 +1,8 @@
 """The docker target's monitoring as container specs (pure): Prometheus (the same rules, a
 target-neutral label scheme), Alertmanager (the same routing), Grafana (the same datasources and
 dashboards, provisioned), Loki, Jaeger and the OpenTelemetry Collector gateway (their Kubernetes
-server specs, as containers), and the Celery exporter."""
+server specs, as containers), the Celery exporter, and Elasticsearch and Kibana when enabled
+(`elastic_containers.py`)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,18 @@ from components.common.docker.containers import (
 )
 from components.common.quantities import cpu_millicores, memory_bytes
 from components.common.yaml_text import to_yaml
-from components.monitoring import jaeger, loki, otel
+from components.monitoring import elastic, jaeger, loki, otel
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.celery_exporter import NAME as CELERY_EXPORTER
 from components.monitoring.celery_exporter import PORT as CELERY_EXPORTER_PORT
 from components.monitoring.celery_exporter import celery_exporter_spec
 from components.monitoring.dashboards import PROMETHEUS_UID, dashboard_json, platform_dashboards
+from components.monitoring.elastic_containers import (
+    ElasticHostArgs,
+    client_uploads,
+    elastic_containers,
+    elastic_volumes,
+)
 from components.monitoring.platform import MonitoredPlatform
 from components.monitoring.prometheus_config import PrometheusInputs, ScrapeJob, render_prometheus_yml
 from components.monitoring.stack_values import datasources
@@ -58,6 +65,9 @@ class MonitoringHostArgs:
     prometheus_port: int = PROMETHEUS_PORT
     alertmanager_port: int = ALERTMANAGER_PORT
     jaeger_port: int = jaeger.UI_PORT
+    kibana_port: int = elastic.KIBANA_PORT
+    # Kibana's public URL when the load balancer serves it on a host.
+    kibana_public_url: str | None = None
     # What Prometheus scrapes: the platform's exporters and pools, with the jobs' names.
     scrape_jobs: tuple[ScrapeJob, ...] = ()
     # The broker URL variable the Celery exporter reads (its value is a secret of the component).
@@ -67,8 +77,25 @@ class MonitoringHostArgs:
         return f"{self.prefix}-{name}"
 
     @property
+    def elasticsearch(self) -> bool:
+        return self.platform.monitoring.elasticsearch.enabled
+
+    @property
+    def elastic(self) -> ElasticHostArgs:
+        return ElasticHostArgs(
+            self.platform,
+            self.network,
+            self.edge_network,
+            self.prefix,
+            self.publish_address,
+            kibana_port=self.kibana_port,
+            kibana_public_url=self.kibana_public_url,
+        )
+
+    @property
     def secrets(self) -> tuple[str, ...]:
-        return (GRAFANA_PASSWORD_SECRET, ALERTMANAGER_CONFIG_SECRET, self.broker_secret)
+        own = (GRAFANA_PASSWORD_SECRET, ALERTMANAGER_CONFIG_SECRET, self.broker_secret)
+        return (*own, *self.elastic.secrets) if self.elasticsearch else own
 
 
 def _limits(spec: ServerSpec) -> tuple[int, float]:
@@ -79,18 +106,29 @@ def _wget(port: int, path: str) -> Healthcheck:
     return Healthcheck.shell(f"wget -q -O /dev/null http://127.0.0.1:{port}{path}", start_period_seconds=60)
 
 
+# Where each image keeps its program (its Dockerfile's ENTRYPOINT): our command names it, so the
+# image's entrypoint never interprets our arguments.
+LOKI_BINARY = ("/usr/bin/loki",)
+JAEGER_BINARY = ("/cmd/jaeger/jaeger-linux",)
+COLLECTOR_BINARY = ("/otelcol-contrib",)
+CELERY_EXPORTER_BINARY = ("python", "/app/cli.py")
+GRAFANA_HOME = "/usr/share/grafana"
+
+
 def server_container(
     args: MonitoringHostArgs,
     spec: ServerSpec,
+    binary: tuple[str, ...],
     healthcheck: Healthcheck | None,
     unchecked_because: str = "",
     ports: tuple[PortBinding, ...] = (),
     secret_env: tuple[tuple[str, str], ...] = (),
+    extra_uploads: tuple[Upload, ...] = (),
 ) -> ContainerSpec:
-    """A monitoring server of the Kubernetes target as a container: the image's own entrypoint
-    (a single binary) with the same arguments, its rendered config under CONFIG_DIR."""
+    """A monitoring server of the Kubernetes target as a container: its image's program (`binary`)
+    with the same arguments, its rendered config under CONFIG_DIR."""
     memory, cpus = _limits(spec)
-    command = tuple(a.replace(spec.config_dir, CONFIG_DIR).replace("$(POD_IP)", "0.0.0.0") for a in spec.args)
+    command = binary + tuple(a.replace(spec.config_dir, CONFIG_DIR).replace("$(POD_IP)", "0.0.0.0") for a in spec.args)
     networks = [NetworkAttachment(args.network, (spec.name,))]
     if ports:
         networks.append(NetworkAttachment(args.edge_network, (spec.name,)))
@@ -114,6 +152,7 @@ def server_container(
                 for name, text in spec.config.items()
             ),
             *(secret_file(name, "monitoring") for name in {path.rsplit("/", 1)[-1] for _, path in secret_env}),
+            *extra_uploads,
         ),
         volumes=volumes,
         # Scratch space, unless the data volume is /tmp itself (Jaeger's Badger).
@@ -125,13 +164,21 @@ def server_container(
 
 def prometheus_inputs(args: MonitoringHostArgs) -> PrometheusInputs:
     p = args.platform
-    own = (
-        ScrapeJob("prometheus", (f"127.0.0.1:{PROMETHEUS_PORT}",)),
-        ScrapeJob("alertmanager", (f"alertmanager:{ALERTMANAGER_PORT}",)),
-        ScrapeJob(loki.NAME, (f"{loki.NAME}:{loki.HTTP_PORT}",)),
-        ScrapeJob(otel.GATEWAY, (f"{otel.GATEWAY}:{otel.METRICS_PORT}",)),
+    mon = p.monitoring.namespace
+    # The monitoring stack's own servers carry the monitoring namespace, as on Kubernetes: the
+    # rules on Loki, the collectors and Elasticsearch select it. The Celery exporter watches the
+    # platform's queues and carries the platform's.
+    own: tuple[ScrapeJob, ...] = (
+        ScrapeJob("prometheus", (f"127.0.0.1:{PROMETHEUS_PORT}",), namespace=mon),
+        ScrapeJob("alertmanager", (f"alertmanager:{ALERTMANAGER_PORT}",), namespace=mon),
+        ScrapeJob(loki.NAME, (f"{loki.NAME}:{loki.HTTP_PORT}",), namespace=mon),
+        ScrapeJob(jaeger.NAME, (f"{jaeger.NAME}:{jaeger.METRICS_PORT}",), namespace=mon),
+        ScrapeJob(otel.GATEWAY, (f"{otel.GATEWAY}:{otel.METRICS_PORT}",), namespace=mon),
+        ScrapeJob(otel.AGENT, (f"{otel.AGENT}:{otel.METRICS_PORT}",), namespace=mon),
         ScrapeJob(CELERY_EXPORTER, (f"{CELERY_EXPORTER}:{CELERY_EXPORTER_PORT}",)),
     )
+    if args.elasticsearch:
+        own += (ScrapeJob(elastic.EXPORTER, (f"{elastic.EXPORTER}:{elastic.EXPORTER_PORT}",), namespace=mon),)
     return PrometheusInputs(
         namespace=p.namespace,
         environment=p.environment,
@@ -250,18 +297,29 @@ def grafana_container(args: MonitoringHostArgs) -> ContainerSpec:
     return ContainerSpec(
         name=args.container("grafana"),
         image=args.grafana_image,
-        command=("/run.sh",),
+        # What the image's /run.sh would run, without its conventions (it reads *__FILE variables;
+        # our wrapper exports the admin password from its file instead).
+        command=(
+            f"{GRAFANA_HOME}/bin/grafana",
+            "server",
+            f"--homepath={GRAFANA_HOME}",
+            "--config=/etc/grafana/grafana.ini",
+            "--packaging=docker",
+            "cfg:default.log.mode=console",
+            "cfg:default.paths.data=/var/lib/grafana",
+            "cfg:default.paths.logs=/var/lib/grafana/log",
+            "cfg:default.paths.plugins=/var/lib/grafana/plugins",
+            f"cfg:default.paths.provisioning={CONFIG_DIR}/provisioning",
+        ),
         networks=(NetworkAttachment(args.network, ("grafana",)), NetworkAttachment(args.edge_network, ("grafana",))),
         memory_mb=512,
         cpus=1.0,
         healthcheck=_wget(GRAFANA_PORT, "/api/health"),
         user=GRAFANA_UID,
+        secret_env=(("GF_SECURITY_ADMIN_PASSWORD", f"{SECRETS_DIR}/{GRAFANA_PASSWORD_SECRET}"),),
         env=(
-            ("GF_PATHS_PROVISIONING", f"{CONFIG_DIR}/provisioning"),
-            ("GF_PATHS_DATA", "/var/lib/grafana"),
+            ("HOME", GRAFANA_HOME),
             ("GF_SECURITY_ADMIN_USER", "admin"),
-            # Grafana reads the password from the file itself (its __FILE convention).
-            ("GF_SECURITY_ADMIN_PASSWORD__FILE", f"{SECRETS_DIR}/{GRAFANA_PASSWORD_SECRET}"),
             ("GF_ANALYTICS_REPORTING_ENABLED", "false"),
             ("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
             ("GF_USERS_ALLOW_SIGN_UP", "false"),
@@ -271,6 +329,7 @@ def grafana_container(args: MonitoringHostArgs) -> ContainerSpec:
                 Upload(f"{CONFIG_DIR}/{path}", text, capability="monitoring")
                 for path, text in grafana_provisioning(args).items()
             ),
+            *(client_uploads(args.platform, elastic.READER, "monitoring") if args.elasticsearch else ()),
             Upload(
                 f"{SECRETS_DIR}/{GRAFANA_PASSWORD_SECRET}",
                 placeholder(GRAFANA_PASSWORD_SECRET),
@@ -294,6 +353,8 @@ def volumes(args: MonitoringHostArgs) -> list[VolumeSpec]:
     found.append(VolumeSpec(f"{args.container(otel.AGENT)}-checkpoints", "log shipper read offsets and queue"))
     if jaeger.jaeger_spec(args.platform).data:
         found.append(VolumeSpec(f"{args.container(jaeger.NAME)}-data", "jaeger badger data"))
+    if args.elasticsearch:
+        found += elastic_volumes(args.elastic)
     return found
 
 
@@ -306,7 +367,7 @@ def log_shipper_container(args: MonitoringHostArgs) -> ContainerSpec:
     return ContainerSpec(
         name=args.container(otel.AGENT),
         image=spec.image,
-        command=(f"--config={CONFIG_DIR}/config.yaml",),
+        command=(*COLLECTOR_BINARY, f"--config={CONFIG_DIR}/config.yaml"),
         networks=(NetworkAttachment(args.network, (otel.AGENT,)),),
         memory_mb=memory_bytes(otel.AGENT_RESOURCES.limits.memory) // 2**20,
         cpus=cpu_millicores(otel.AGENT_RESOURCES.limits.cpu) / 1000,
@@ -315,7 +376,10 @@ def log_shipper_container(args: MonitoringHostArgs) -> ContainerSpec:
         user="0:0",
         env=(("POD_IP", "0.0.0.0"),),
         root_because="Docker's log files are root-owned (0640); no capability is kept",
-        uploads=(Upload(f"{CONFIG_DIR}/config.yaml", to_yaml(otel.docker_agent_config(p)), capability="log_shipper"),),
+        uploads=(
+            Upload(f"{CONFIG_DIR}/config.yaml", to_yaml(otel.docker_agent_config(p)), capability="log_shipper"),
+            *(client_uploads(p, elastic.WRITER, "log_shipper") if args.elasticsearch else ()),
+        ),
         volumes=(VolumeMount(f"{args.container(otel.AGENT)}-checkpoints", otel.CHECKPOINTS),),
         host_mounts=((otel.DOCKER_LOGS, otel.DOCKER_LOGS),),
         # Its own output in Docker's "local" format: never among the files it reads.
@@ -329,25 +393,31 @@ def monitoring_containers(args: MonitoringHostArgs) -> list[ContainerSpec]:
     jaeger_spec = jaeger.jaeger_spec(p)
     exporter = celery_exporter_spec(p, ("", ""))
     broker_file = f"{SECRETS_DIR}/{args.broker_secret}"
+    jaeger_in_elasticsearch = p.monitoring.tracing.storage == "elasticsearch"
     return [
+        *(elastic_containers(args.elastic) if args.elasticsearch else ()),
         prometheus_container(args),
         alertmanager_container(args),
-        server_container(args, loki.loki_spec(p), _wget(loki.HTTP_PORT, "/ready")),
+        server_container(args, loki.loki_spec(p), LOKI_BINARY, _wget(loki.HTTP_PORT, "/ready")),
         server_container(
             args,
             jaeger_spec,
+            JAEGER_BINARY,
             _wget(jaeger.HEALTH_PORT, "/status"),
             ports=(PortBinding(jaeger.UI_PORT, args.jaeger_port, args.publish_address),),
+            extra_uploads=client_uploads(p, elastic.WRITER, "jaeger") if jaeger_in_elasticsearch else (),
         ),
         server_container(
             args,
             otel.gateway_spec(p),
+            COLLECTOR_BINARY,
             None,
             unchecked_because="the collector image is a static binary without a shell; Prometheus scrapes it",
         ),
         server_container(
             args,
             replace(exporter, env=()),
+            CELERY_EXPORTER_BINARY,
             Healthcheck(
                 (
                     "CMD",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.common import labels as lbl
+from components.common.docker.containers import SECRETS_DIR
 from components.common.kubernetes.manifests import container_resources, metadata, volume_claim_spec
 from components.common.values import ResourceAmounts, Resources
 from components.common.yaml_text import to_yaml
@@ -100,8 +101,8 @@ def index_access(platform: MonitoredPlatform) -> tuple[IndexAccess, ...]:
             "cluster health, node, index and shard statistics (--es.indices --es.shards)",
         ),
     ]
-    if platform.monitoring.install_stack:
-        # Grafana comes with this stack's kube-prometheus-stack release.
+    if platform.monitoring.install_stack or not platform.kubernetes:
+        # Grafana comes with this stack's kube-prometheus-stack release (always on Docker).
         rows.append(
             IndexAccess(
                 "grafana",
@@ -151,8 +152,28 @@ def roles(platform: MonitoredPlatform) -> dict[str, Any]:
     return result
 
 
+HTTP_PORT = 9200
+
+
 def url(platform: MonitoredPlatform) -> str:
-    return f"https://{HTTP_SERVICE}.{platform.monitoring.namespace}.svc:9200"
+    """ECK's HTTP Service, or the container's network alias on one Docker host."""
+    if not platform.kubernetes:
+        return f"https://{NAME}:{HTTP_PORT}"
+    return f"https://{HTTP_SERVICE}.{platform.monitoring.namespace}.svc:{HTTP_PORT}"
+
+
+# On Docker every client is given the CA and its user's password as uploaded 0400 files.
+DOCKER_CA_SECRET = "elasticsearch-ca"
+
+
+def ca_file(platform: MonitoredPlatform) -> str:
+    """Where a client reads the CA that signed Elasticsearch's HTTPS certificate."""
+    return CA_FILE if platform.kubernetes else f"{SECRETS_DIR}/{DOCKER_CA_SECRET}.crt"
+
+
+def password_file(platform: MonitoredPlatform, user: ElasticUser) -> str:
+    """Where a client reads its user's password: the Secret's key, or the uploaded file."""
+    return PASSWORD_FILE if platform.kubernetes else f"{SECRETS_DIR}/{user.secret_name}"
 
 
 def _labels(name: str, platform: MonitoredPlatform) -> dict[str, str]:
@@ -259,7 +280,7 @@ def exporter_spec(platform: MonitoredPlatform) -> ServerSpec:
         image=platform.images.elasticsearch_exporter,
         args=(
             f"--es.uri={url(platform)}",
-            f"--es.ca={CA_FILE}",
+            f"--es.ca={ca_file(platform)}",
             "--es.indices",
             "--es.shards",
             # Kubernetes expands $(POD_IP) from the container's env.

@@ -44,8 +44,13 @@ def _backend(platform: MonitoredPlatform) -> dict[str, Any]:
     return {
         "elasticsearch": {
             "server_urls": [elastic.url(platform)],
-            "auth": {"basic": {"username": elastic.WRITER.username, "password": f"${{file:{elastic.PASSWORD_FILE}}}"}},
-            "tls": {"ca_file": elastic.CA_FILE},
+            "auth": {
+                "basic": {
+                    "username": elastic.WRITER.username,
+                    "password": f"${{file:{elastic.password_file(platform, elastic.WRITER)}}}",
+                }
+            },
+            "tls": {"ca_file": elastic.ca_file(platform)},
             "indices": {
                 "index_prefix": elastic.TRACE_INDEX_PREFIX,
                 "spans": index,

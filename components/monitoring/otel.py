@@ -167,11 +167,14 @@ def agent_config(platform: MonitoredPlatform) -> dict[str, Any]:
             "logs_index": elastic.LOG_INDEX_PREFIX,
             "logstash_format": {"enabled": True},
             "auth": {"authenticator": "basicauth/elasticsearch"},
-            "tls": {"ca_file": elastic.CA_FILE},
+            "tls": {"ca_file": elastic.ca_file(platform)},
             "sending_queue": {"enabled": True, "storage": "file_storage"},
         }
         extensions["basicauth/elasticsearch"] = {
-            "client_auth": {"username": elastic.WRITER.username, "password": f"${{file:{elastic.PASSWORD_FILE}}}"}
+            "client_auth": {
+                "username": elastic.WRITER.username,
+                "password": f"${{file:{elastic.password_file(platform, elastic.WRITER)}}}",
+            }
         }
     return {
         "extensions": extensions,

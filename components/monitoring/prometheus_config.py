@@ -1,8 +1,9 @@
 """prometheus.yml for a Prometheus we run ourselves (the docker target), pure.
 
 The label scheme is the one the rules and dashboards are written against on Kubernetes: every
-target carries `namespace` (the platform's) and `job` (what a ServiceMonitor would name it), so
-the same rule file works on both targets."""
+target carries `namespace` (the platform's, or the monitoring namespace for the monitoring stack's
+own servers, where they run on Kubernetes) and `job` (what a ServiceMonitor would name it), so the
+same rule file works on both targets."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class ScrapeJob:
     metrics_path: str = "/metrics"
     # Basic auth for targets that ask for it: the user, and the file holding the password.
     basic_auth: tuple[str, str] | None = None
+    # The `namespace` label when it is not the platform's: the monitoring stack's own servers.
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,9 @@ class PrometheusInputs:
 
 
 def prometheus_config(cfg: PrometheusInputs) -> dict[str, object]:
-    labels = {"namespace": cfg.namespace}
     jobs: list[dict[str, object]] = []
     for job in cfg.jobs:
+        namespace = job.namespace or cfg.namespace
         entry: dict[str, object] = {"job_name": job.job, "metrics_path": job.metrics_path}
         if job.dns_name:
             entry["dns_sd_configs"] = [
@@ -52,10 +55,10 @@ def prometheus_config(cfg: PrometheusInputs) -> dict[str, object]:
             ]
             # The target-neutral labels, on discovered targets too.
             entry["relabel_configs"] = [
-                {"target_label": "namespace", "replacement": cfg.namespace},
+                {"target_label": "namespace", "replacement": namespace},
             ]
         else:
-            entry["static_configs"] = [{"targets": list(job.targets), "labels": dict(labels)}]
+            entry["static_configs"] = [{"targets": list(job.targets), "labels": {"namespace": namespace}}]
         if job.basic_auth:
             user, password_file = job.basic_auth
             entry["basic_auth"] = {"username": user, "password_file": password_file}

@@ -59,9 +59,9 @@ def retention_env(platform: MonitoredPlatform) -> dict[str, str]:
     m = platform.monitoring
     return {
         "ES_URL": elastic.url(platform),
-        "CA_FILE": elastic.CA_FILE,
+        "CA_FILE": elastic.ca_file(platform),
         "ES_USERNAME": elastic.WRITER.username,
-        "ES_PASSWORD_FILE": elastic.PASSWORD_FILE,
+        "ES_PASSWORD_FILE": elastic.password_file(platform, elastic.WRITER),
         "LOG_PATTERN": LOG_PATTERN,
         "LOG_DAYS": str(_days(m.elasticsearch.log_retention)),
         "TRACE_PATTERN": TRACE_PATTERN,

@@ -58,7 +58,7 @@ def datasources(platform: MonitoredPlatform) -> list[dict[str, Any]]:
             "uid": "jaeger",
             "type": "jaeger",
             "access": "proxy",
-            "url": f"http://{jaeger.NAME}.{platform.monitoring.namespace}.svc:{jaeger.UI_PORT}",
+            "url": f"http://{platform.service_host(jaeger.NAME)}:{jaeger.UI_PORT}",
             "jsonData": {
                 # Trace -> logs: the span's service and time window, filtered by trace id, in Loki.
                 "tracesToLogsV2": {
@@ -84,10 +84,15 @@ def datasources(platform: MonitoredPlatform) -> list[dict[str, Any]]:
                 "basicAuth": True,
                 "basicAuthUser": elastic.READER.username,
                 "jsonData": {"index": elastic.LOG_INDICES, "timeField": "@timestamp", "tlsAuthWithCACert": True},
-                # Grafana expands these from its environment (envValueFrom below): no secret in values.
+                # Grafana expands these from its environment (envValueFrom below) on Kubernetes, from
+                # the uploaded files on Docker: no secret in values or provisioning files.
                 "secureJsonData": {
-                    "basicAuthPassword": "$ELASTICSEARCH_READER_PASSWORD",
-                    "tlsCACert": "$ELASTICSEARCH_CA",
+                    "basicAuthPassword": "$ELASTICSEARCH_READER_PASSWORD"
+                    if platform.kubernetes
+                    else f"$__file{{{elastic.password_file(platform, elastic.READER)}}}",
+                    "tlsCACert": "$ELASTICSEARCH_CA"
+                    if platform.kubernetes
+                    else f"$__file{{{elastic.ca_file(platform)}}}",
                 },
             }
         )

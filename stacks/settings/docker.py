@@ -28,6 +28,7 @@ class PublishedPorts(Model):
     prometheus: Port = 9090
     alertmanager: Port = 9093
     jaeger: Port = 16686
+    kibana: Port = 5601
     flower: Port = 5555
     rabbitmq_management: Port = 15672
 

@@ -1,11 +1,14 @@
 """The docker target's prometheus.yml and rule file as the dev stack renders them, run by Debian's
 Prometheus: promtool accepts both, and the server loads every rule and scrapes every job with the
-target-neutral labels (namespace), the API through DNS discovery of its network alias."""
+target-neutral labels (namespace: the platform's, or the monitoring stack's for its own servers),
+the API through DNS discovery of its network alias."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -69,10 +72,36 @@ def test_prometheus_loads_the_rules_and_labels_every_target(tmp_path: Path) -> N
         jobs = {t["labels"]["job"] for t in targets}
         # The API's alias does not resolve here: DNS discovery finds no target, so it is absent.
         assert {"haproxy-stats", "redis-metrics", "postgres", "rabbitmq", "celery-exporter", "prometheus"} <= jobs
-        assert {t["labels"]["namespace"] for t in targets} == {"teknofest-dev"}
+        # The platform's jobs carry its namespace, the monitoring stack's own the monitoring one.
+        namespaces = {t["labels"]["job"]: t["labels"]["namespace"] for t in targets}
+        assert namespaces["rabbitmq"] == namespaces["celery-exporter"] == "teknofest-dev"
+        assert namespaces["loki"] == namespaces["log-shipper"] == namespaces["prometheus"] == "monitoring"
+        # Every job a rule selects by namespace has a series in the running server, so no
+        # `absent(up{...})` rule fires for a target that is there.
+        for namespace, job in _rule_selectors(files["rules.yml"]):
+            query = urllib.parse.quote(f'count(up{{namespace="{namespace}",job="{job}"}})')
+            # `up` exists from a target's first scrape on (one interval after start).
+            wait_for(
+                lambda q=query: bool(_get(f"{base}/api/v1/query?query={q}")["data"]["result"]),
+                45,
+                f"up of {namespace}/{job}",
+            )
         # The API is found through its alias (A records); nothing resolves it here.
         (api,) = [c for c in config["scrape_configs"] if c["job_name"] == "api"]
         assert api["dns_sd_configs"][0]["names"] == ["api"] and api["dns_sd_configs"][0]["port"] == 8000
+
+
+def _rule_selectors(rules: str) -> set[tuple[str, str]]:
+    """(namespace, job) of every rule selector that names both."""
+    found = set()
+    for group in yaml.safe_load(rules)["groups"]:
+        for rule in group["rules"]:
+            for selector in re.findall(r"\{([^}]*)\}", rule["expr"]):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', selector))
+                if "namespace" in labels and "job" in labels:
+                    found.add((labels["namespace"], labels["job"]))
+    assert len(found) >= 3, found
+    return found
 
 
 def _get(url: str) -> Any:

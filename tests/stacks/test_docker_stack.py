@@ -194,6 +194,22 @@ def test_containers_wait_for_what_they_need_and_are_replaced_by_delete_first(pla
         assert f"docker:index/container:Container::{PREFIX}-{backing}" in api, backing
 
 
+def test_no_image_entrypoint_runs_our_command_is_run_as_written(containers: dict[str, dict[str, Any]]) -> None:
+    """An image's ENTRYPOINT would be handed our command line as arguments (prom/prometheus would
+    run `/bin/prometheus /bin/prometheus ...`): every container names its own, and the program to
+    run comes first, never an option."""
+    for name, c in containers.items():
+        argv = [*c["entrypoint"], *c["command"]]
+        assert c["entrypoint"], name
+        if c["entrypoint"] == ["/bin/sh", "/etc/teknofest/secret-env.sh"]:
+            argv = c["command"]
+        assert argv and not argv[0].startswith("-"), (name, argv)
+    assert containers["prometheus"]["entrypoint"] == ["/bin/prometheus"]
+    assert containers["loki"]["entrypoint"] == ["/usr/bin/loki"]
+    assert containers["celery-exporter"]["command"][:2] == ["python", "/app/cli.py"]
+    assert containers["grafana"]["command"][:2] == ["/usr/share/grafana/bin/grafana", "server"]
+
+
 def test_outputs_share_the_kubernetes_keys_and_keep_secrets(dev: SynthResult) -> None:
     outputs = dev.outputs
     assert outputs["target"] == "docker"
@@ -236,3 +252,51 @@ def test_every_image_a_container_runs_is_pulled_or_built(
     available |= {e["inputs"]["imageName"] for e in plan if e["type"] == "docker:index/image:Image"}
     missing = {name: c["image"] for name, c in containers.items() if c["image"] not in available}
     assert missing == {}
+
+
+ELASTIC_STACK = """
+config:
+  teknofest-platform:environment: dev
+  teknofest-platform:namespace: teknofest-dev
+  teknofest-platform:target: docker
+  teknofest-platform:monitoring:
+    access:
+      kibana: {host: kibana.teknofest.localhost}
+    elasticsearch:
+      enabled: true
+      nodes: 1
+    tracing: {storage: elasticsearch}
+"""
+
+
+@pytest.fixture(scope="module")
+def with_elasticsearch(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """dev with Elasticsearch and Kibana on (off in dev itself), Kibana on a host of the edge."""
+    folder = tmp_path_factory.mktemp("dev-elasticsearch")
+    (folder / "Pulumi.dev.yaml").write_text(ELASTIC_STACK)
+    return synth("dev", folder / "out", folder / "Pulumi.dev.yaml")
+
+
+def test_with_elasticsearch_every_container_rule_still_holds(with_elasticsearch: SynthResult) -> None:
+    containers = {c["name"].removeprefix(PREFIX + "-"): c for c in with_elasticsearch.containers.values()}
+    plan = list(json.loads((with_elasticsearch.out / "plan.json").read_text()))
+    assert {"elasticsearch", "kibana", "elasticsearch-exporter", "elasticsearch-retention"} <= set(containers)
+    test_every_container_is_confined(containers)
+    test_no_secret_in_an_environment_only_in_owner_only_files(containers, with_elasticsearch)
+    test_every_image_a_container_runs_is_pulled_or_built(plan, containers)
+    assert all(containers[name]["healthcheck"] for name in ("elasticsearch", "kibana", "elasticsearch-retention"))
+    assert [(p["ip"], p["external"]) for p in containers["kibana"]["ports"]] == [("127.0.0.1", 5601)]
+    assert containers["elasticsearch"]["ports"] == []
+
+
+def test_with_elasticsearch_kibana_is_served_on_its_host_and_its_login_is_an_output(
+    with_elasticsearch: SynthResult,
+) -> None:
+    haproxy = with_elasticsearch.configs[f"{PREFIX}-haproxy/haproxy.cfg"]
+    backend = haproxy[haproxy.index("\nbackend ui_kibana") :].split("\n\n")[0]
+    assert "kibana:5601" in backend and "ssl verify none" in backend
+    assert "kibana.teknofest.localhost" in haproxy
+    outputs = with_elasticsearch.outputs
+    assert outputs["monitoring"]["kibana"] == {"url": "https://127.0.0.1:5601"}
+    assert outputs["monitoringCredentials"]["kibana"] == {"username": "platform-admin", "password": "[secret]"}
+    assert outputs["images"]["kibana"] == "docker.elastic.co/kibana/kibana:8.19.3"

@@ -157,7 +157,10 @@ def test_structured_values_arrive_as_json_text() -> None:
             "backups.schedule = 0 0 2 * * 1: the docker target takes a daily time",
         ),
         ({"docker": {"publishAddress": "localhost"}}, "docker.publishAddress = 'localhost': must be an IP address"),
-        ({"target": "docker"}, "monitoring.elasticsearch.enabled = true: the docker target does not run Elasticsearch"),
+        (
+            {"target": "docker", "monitoring": {"elasticsearch": {"nodes": 3}}},
+            "monitoring.elasticsearch.nodes = 3: the docker target runs one Elasticsearch node on its host",
+        ),
         (
             {"backups": {"destinationPath": "s3://b/p", "schedule": "0 2 * * *"}},
             "backups.schedule = '0 2 * * *': must be a six-field cron",

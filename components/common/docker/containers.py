@@ -150,6 +150,10 @@ class ContainerSpec:
     root_because: str = ""
 
     def __post_init__(self) -> None:
+        if not self.command or self.command[0].startswith("-"):
+            raise ValueError(
+                f"container {self.name}: its command starts with the program to run, not {self.command[:1]}"
+            )
         if self.healthcheck is None and not self.unchecked_because:
             raise ValueError(f"container {self.name}: a healthcheck, or unchecked_because saying why none")
         if self.user.split(":", 1)[0] in ("0", "root") and not self.root_because:
@@ -178,8 +182,14 @@ class ContainerSpec:
 
     @property
     def entrypoint(self) -> tuple[str, ...]:
-        """With secrets in the environment, the wrapper runs first; otherwise the command alone."""
-        return ("/bin/sh", ENTRYPOINT) if self.secret_env else ()
+        """Always set, so the image's own ENTRYPOINT never runs (it would be handed our command
+        line as its arguments): the wrapper when secrets go into the environment, else our binary."""
+        return ("/bin/sh", ENTRYPOINT) if self.secret_env else self.command[:1]
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """Docker's CMD beside `entrypoint`: together they are `command`, run as it is written."""
+        return self.command if self.secret_env else self.command[1:]
 
     @property
     def all_uploads(self) -> tuple[Upload, ...]:
@@ -191,7 +201,14 @@ class ContainerSpec:
 
 # Variables with URL or TOKEN in their name that carry no credential.
 _PLAIN_ENV = frozenset(
-    {"OTEL_EXPORTER_OTLP_ENDPOINT", "GF_SERVER_ROOT_URL", "PROMETHEUS_URL", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS"}
+    {
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "GF_SERVER_ROOT_URL",
+        "PROMETHEUS_URL",
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
+        # Elasticsearch's address for the retention job; its credentials are files.
+        "ES_URL",
+    }
 )
 
 
