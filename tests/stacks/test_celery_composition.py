@@ -1,4 +1,6 @@
-"""Celery pools, beat, Flower and the RabbitMQ cluster, as manifests from the production settings."""
+"""Celery pools, beat, Flower and the RabbitMQ cluster as the stacks compose them (production's
+settings through stacks.kubernetes_specs), as manifests. The pool renderers alone, from literal
+specs, are tested in tests/components/worker_pool/."""
 
 from __future__ import annotations
 

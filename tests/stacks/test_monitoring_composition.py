@@ -1,4 +1,6 @@
-"""The monitoring stack's pure builders: dashboards, metric catalogue, Helm values, configs, access."""
+"""The monitoring stack as each stack composes it (its settings through stacks.monitored): the
+dashboards and rules read only exported metrics, Helm values, collectors, users, routes, policies.
+Renderers alone, from literal inputs, are tested in tests/components/monitoring/."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 from components.common.quantities import retention_hours
 from components.monitoring import access, elastic
 from components.monitoring.alert_rules import rule_groups
-from components.monitoring.dashboards import Dashboard, Panel, Query, dashboard_json, platform_dashboards
+from components.monitoring.dashboards import platform_dashboards
 from components.monitoring.jaeger import jaeger_config
 from components.monitoring.loki import loki_config
 from components.monitoring.metric_catalogue import exposed_metrics
@@ -47,29 +49,6 @@ def panel_queries(settings: PlatformSettings) -> dict[str, str]:
         for p in d.panels
         for n, q in enumerate(p.queries)
     }
-
-
-@pytest.mark.parametrize(
-    ("expr", "names"),
-    [
-        (
-            'sum by (queue) (rabbitmq_detailed_queue_consumers{namespace="x"}) == 0',
-            {"rabbitmq_detailed_queue_consumers"},
-        ),
-        (
-            "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
-            {"http_request_duration_seconds_bucket"},
-        ),
-        ("teknofest:api_error_ratio:rate1h > 14.4 * 0.001", {"teknofest:api_error_ratio:rate1h"}),
-        ('1e3 * up{a="b{c}"} / on(instance) group_left(pod) kube_pod_info offset 5m', {"up", "kube_pod_info"}),
-        (
-            'absent(kube_node_status_allocatable{resource="nvidia_com_gpu"}) or vector(1)',
-            {"kube_node_status_allocatable"},
-        ),
-    ],
-)
-def test_metric_names_reads_series_not_functions_labels_or_keywords(expr: str, names: set[str]) -> None:
-    assert metric_names(expr) == names
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -123,19 +102,6 @@ def test_the_dashboards_cover_what_the_issue_and_the_guide_ask_for(production_se
     assert "Inference time percentiles" in dashboards["AI inference"]
 
 
-def test_dashboard_json_is_a_grafana_dashboard_with_a_non_overlapping_grid() -> None:
-    board = Dashboard("uid-1", "T", tuple(Panel(f"p{i}", (Query("up", "x"), Query("up", "y"))) for i in range(5)))
-    rendered = dashboard_json(board)
-    assert rendered["uid"] == "uid-1" and rendered["schemaVersion"] >= 36 and rendered["editable"] is False
-    ids = [p["id"] for p in rendered["panels"]]
-    assert len(set(ids)) == len(ids) == 5
-    cells = {(p["gridPos"]["x"], p["gridPos"]["y"]) for p in rendered["panels"]}
-    assert len(cells) == 5 and all(p["gridPos"]["w"] + p["gridPos"]["x"] <= 24 for p in rendered["panels"])
-    assert [t["refId"] for t in rendered["panels"][0]["targets"]] == ["A", "B"]
-    assert rendered["panels"][0]["datasource"] == {"type": "prometheus", "uid": "prometheus"}
-    json.dumps(rendered)
-
-
 def _walk(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [s for v in value.values() for s in _walk(v)]
@@ -185,15 +151,6 @@ def test_grafana_datasources_link_traces_to_logs(production_settings: PlatformSe
     assert by_uid["elasticsearch"]["secureJsonData"]["basicAuthPassword"] == "$ELASTICSEARCH_READER_PASSWORD"
     assert by_uid["loki"]["url"] == "http://loki.monitoring.svc:3100"
     assert {d["uid"] for d in datasources(monitored_platform(stack_settings("dev")))} == {"loki", "jaeger"}
-
-
-def test_loki_keeps_logs_for_the_retention_and_listens_on_the_pod_address() -> None:
-    config = loki_config(monitored_platform(stack_settings("staging")))
-    assert config["limits_config"]["retention_period"] == "7d"
-    assert config["compactor"]["retention_enabled"] is True
-    assert config["server"]["http_listen_address"] == "${POD_IP}"
-    assert config["auth_enabled"] is False and config["common"]["replication_factor"] == 1
-    assert config["schema_config"]["configs"][0]["schema"] == "v13"
 
 
 def test_jaeger_storage_follows_the_settings(production_settings: PlatformSettings) -> None:
