@@ -86,18 +86,15 @@ class ElasticHostArgs:
         return tuple(names)
 
 
+def ca_upload(platform: MonitoredPlatform, capability: str) -> Upload:
+    """The CA's certificate, where every container that speaks HTTPS to these servers reads it."""
+    secret = elastic.DOCKER_CA_SECRET
+    return Upload(elastic.ca_file(platform), placeholder(secret), 0o400, (secret,), capability)
+
+
 def client_uploads(platform: MonitoredPlatform, user: elastic.ElasticUser, capability: str) -> tuple[Upload, ...]:
     """What a client of Elasticsearch is given: the CA and its user's password, as 0400 files."""
-    return (
-        Upload(
-            elastic.ca_file(platform),
-            placeholder(elastic.DOCKER_CA_SECRET),
-            0o400,
-            (elastic.DOCKER_CA_SECRET,),
-            capability,
-        ),
-        secret_file(user.secret_name, capability),
-    )
+    return (ca_upload(platform, capability), secret_file(user.secret_name, capability))
 
 
 def render_elasticsearch_yml(platform: MonitoredPlatform) -> str:
@@ -158,7 +155,7 @@ install -m 0640 {CONFIG_DIR}/elasticsearch.yml {CONFIG_DIR}/roles.yml "$conf/"
 install -m 0600 {SECRETS_DIR}/users {CONFIG_DIR}/users_roles "$conf/"
 install -m 0600 {SECRETS_DIR}/{ES_TLS[0]} "$conf/certs/tls.key"
 install -m 0644 {SECRETS_DIR}/{ES_TLS[1]} "$conf/certs/tls.crt"
-install -m 0644 {SECRETS_DIR}/{elastic.DOCKER_CA_SECRET} "$conf/certs/ca.crt"
+install -m 0644 {SECRETS_DIR}/{elastic.DOCKER_CA_SECRET}.crt "$conf/certs/ca.crt"
 export ES_PATH_CONF="$conf"
 # An empty keystore: every setting is in elasticsearch.yml, every secret a file.
 [ -f "$conf/elasticsearch.keystore" ] || {ES_HOME}/bin/elasticsearch-keystore create
@@ -210,7 +207,8 @@ def elasticsearch_container(args: ElasticHostArgs) -> ContainerSpec:
             ),
             # Names and roles only: readable, installed 0600 into the config directory.
             Upload(f"{CONFIG_DIR}/users_roles", render_users_roles(p), capability="elasticsearch"),
-            *(secret_file(name, "elasticsearch") for name in (*ES_TLS, elastic.DOCKER_CA_SECRET)),
+            *(secret_file(name, "elasticsearch") for name in ES_TLS),
+            ca_upload(p, "elasticsearch"),
             Upload(f"{SECRETS_DIR}/{HEALTH_NETRC}", netrc, 0o400, (elastic.MONITOR.secret_name,), "elasticsearch"),
         ),
         volumes=(VolumeMount(f"{args.container(elastic.NAME)}-data", f"{ES_HOME}/data"),),
@@ -275,9 +273,7 @@ def kibana_container(args: ElasticHostArgs) -> ContainerSpec:
         uploads=(
             Upload(f"{SECRETS_DIR}/kibana.yml", render_kibana_yml(args), 0o400, secrets, "kibana"),
             *(secret_file(name, "kibana") for name in KIBANA_TLS),
-            Upload(
-                elastic.ca_file(p), placeholder(elastic.DOCKER_CA_SECRET), 0o400, (elastic.DOCKER_CA_SECRET,), "kibana"
-            ),
+            ca_upload(p, "kibana"),
         ),
         volumes=(VolumeMount(f"{args.container(elastic.KIBANA)}-data", f"{KIBANA_HOME}/data"),),
         tmpfs=(("/tmp", "rw,noexec,nosuid,size=128m"),),
