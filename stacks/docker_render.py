@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common.docker.containers import CONFIG_DIR
-from components.common.docker.resources import ROOT_BECAUSE, UNCHECKED_BECAUSE
+from components.common.docker.resources import FILES_OF_LABEL, ROOT_BECAUSE, UNCHECKED_BECAUSE
 from stacks.mock_engine import MASK, SECRET_SIG, SIG_KEY, StackRender, unwrap
 from stacks.render_output import sorted_keys
 from stacks.settings import PlatformSettings
@@ -28,11 +28,22 @@ def is_secret_file(upload: dict[str, Any]) -> bool:
     return int(str(upload["permissions"]), 8) & 0o077 == 0
 
 
+def _labels(inputs: dict[str, Any]) -> dict[str, str]:
+    return {label["label"]: label["value"] for label in inputs.get("labels", [])}
+
+
+def files_carrier_of(resource_inputs: dict[str, Any]) -> str | None:
+    """The container whose files this one carries (created, never started), or None."""
+    return _labels(unwrap(resource_inputs)).get(FILES_OF_LABEL)
+
+
 def uploads(render: StackRender) -> dict[str, list[dict[str, Any]]]:
+    """Each running container's files, by its name (they are carried by its files container)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for resource in render.resources:
         if resource.type == CONTAINER:
-            found[resource.name] = list(_plain(resource.inputs.get("uploads")) or [])
+            owner = files_carrier_of(resource.inputs) or resource.name
+            found.setdefault(owner, []).extend(_plain(resource.inputs.get("uploads")) or [])
     return found
 
 
@@ -50,15 +61,16 @@ def container_summaries(render: StackRender) -> dict[str, dict[str, Any]]:
     """What a reviewer reads per container: image, command, user, networks, ports, healthcheck,
     limits, mounts and the files it is given (name, mode, owner)."""
     result: dict[str, dict[str, Any]] = {}
+    given = uploads(render)
     for resource in render.resources:
-        if resource.type != CONTAINER:
+        if resource.type != CONTAINER or files_carrier_of(resource.inputs):
             continue
         inputs = unwrap(resource.inputs)
         files = [
             {"file": u["file"], "permissions": u["permissions"], "owner": u["owner"], "secret": is_secret_file(u)}
-            for u in uploads(render)[resource.name]
+            for u in given.get(resource.name, [])
         ]
-        labels = {label["label"]: label["value"] for label in inputs.get("labels", [])}
+        labels = _labels(inputs)
         # The RPC layer does not keep key order: sort nested values so that renders diff cleanly.
         result[f"{resource.name}.yaml"] = {
             key: sorted_keys(value) if isinstance(value, dict | list) else value
@@ -91,6 +103,17 @@ def _summary(inputs: dict[str, Any], labels: dict[str, str], files: list[dict[st
         "logging": {"driver": inputs.get("logDriver"), "options": inputs.get("logOpts", {})},
         "files": sorted(files, key=lambda f: str(f["file"])),
     }
+
+
+def files_carrier_findings(render: StackRender) -> list[Finding]:
+    """A files container is never started and has no network: it only carries files."""
+    findings = []
+    for resource in render.resources:
+        if resource.type == CONTAINER and files_carrier_of(resource.inputs):
+            inputs = unwrap(resource.inputs)
+            if inputs.get("start") is not False or inputs.get("networkMode") != "none":
+                findings.append(Finding(resource.name, "carries files but is started or has a network"))
+    return findings
 
 
 def docker_findings(settings: PlatformSettings, summaries: dict[str, dict[str, Any]]) -> list[Finding]:

@@ -22,7 +22,7 @@ from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.docker_render import config_files as docker_config_files
-from stacks.docker_render import container_summaries, docker_findings
+from stacks.docker_render import container_summaries, docker_findings, files_carrier_findings
 from stacks.errors import SettingsError
 from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
@@ -149,7 +149,7 @@ def _docker_synth(settings: PlatformSettings, render: StackRender, out: Path, en
     """The docker target: containers/ (one summary each), configs/ (every uploaded file), the plan."""
     summaries = container_summaries(render)
     configs = docker_config_files(render)
-    findings = docker_findings(settings, summaries) + ordering_findings(plan(render))
+    findings = docker_findings(settings, summaries) + files_carrier_findings(render) + ordering_findings(plan(render))
     if out.exists():
         shutil.rmtree(out)
     (out / "containers").mkdir(parents=True)

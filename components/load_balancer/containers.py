@@ -14,6 +14,7 @@ from components.common.docker.containers import (
     PortBinding,
     Upload,
     haproxy_healthcheck,
+    haproxy_open_files,
     placeholder,
     secret_file,
 )
@@ -147,5 +148,6 @@ def load_balancer_container(args: LoadBalancerHostArgs) -> ContainerSpec:
         tmpfs=(("/tmp", "rw,noexec,nosuid,size=1m,uid=99,gid=99"), (RUNTIME, "rw,noexec,nosuid,size=4m,uid=99,gid=99")),
         ports=tuple(ports),
         stop_grace_seconds=args.settings.hard_stop_after_seconds + 5,
+        open_files=haproxy_open_files(inputs.max_connections),
         capability="load_balancer",
     )

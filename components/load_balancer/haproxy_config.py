@@ -314,7 +314,9 @@ class RedisMasterInputs:
     stats_port: int = 8404
     # "resolv.conf" reads the pod's nameservers; otherwise explicit "ip:port" nameservers.
     nameservers: tuple[str, ...] = ()
-    max_connections: int = 10000
+    # Below Redis's own 10000 clients: the Sentinels, the replica and the exporter reach the
+    # servers directly. Each proxied client costs two descriptors (haproxy_open_files).
+    max_connections: int = 8000
     client_timeout_seconds: int = 3600
 
 

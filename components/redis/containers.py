@@ -18,6 +18,7 @@ from components.common.docker.containers import (
     VolumeMount,
     VolumeSpec,
     haproxy_healthcheck,
+    haproxy_open_files,
     placeholder,
     secret_file,
 )
@@ -178,13 +179,12 @@ def redis_containers(args: RedisHostArgs) -> list[ContainerSpec]:
         )
         for s in args.sentinels
     ]
-    proxy_config = render_redis_master_cfg(
-        RedisMasterInputs(
-            servers=tuple((f"{args.name}-{i}", args.alias(i), 6379) for i in args.instances),
-            check_user=MONITOR_USER.name,
-            password_env=MONITOR_USER.password_env,
-        )
+    proxy_inputs = RedisMasterInputs(
+        servers=tuple((f"{args.name}-{i}", args.alias(i), 6379) for i in args.instances),
+        check_user=MONITOR_USER.name,
+        password_env=MONITOR_USER.password_env,
     )
+    proxy_config = render_redis_master_cfg(proxy_inputs)
     proxy = ContainerSpec(
         name=args.container("master"),
         image=args.proxy_image,
@@ -201,6 +201,7 @@ def redis_containers(args: RedisHostArgs) -> list[ContainerSpec]:
         ),
         tmpfs=(("/tmp", "rw,noexec,nosuid,size=1m,uid=99,gid=99"),),
         after=tuple(s.name for s in servers),
+        open_files=haproxy_open_files(proxy_inputs.max_connections),
         capability="redis_master",
     )
     found = [*servers, *sentinels, proxy]

@@ -87,6 +87,13 @@ def haproxy_healthcheck(config: str) -> Healthcheck:
     )
 
 
+def haproxy_open_files(max_connections: int) -> int:
+    """Descriptors HAProxy needs for `maxconn`: two per proxied connection, plus its listeners,
+    checks and resolvers. It refuses to start below that (seen on the engine tier, where the
+    engine's own limit was 20000); the container asks for it rather than take the host's default."""
+    return 2 * max_connections + 1024
+
+
 @dataclass(frozen=True)
 class PortBinding:
     internal: int
@@ -148,6 +155,8 @@ class ContainerSpec:
     log_driver: str = "json-file"
     # uid 0 only with a reason (still without capabilities, read-only, no new privileges).
     root_because: str = ""
+    # The open-files limit (soft and hard) where the program needs more than the host's default.
+    open_files: int | None = None
 
     def __post_init__(self) -> None:
         if not self.command or self.command[0].startswith("-"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,6 +16,10 @@ from components.common.docker.containers import ContainerSpec, LocalImage, Netwo
 MANAGED_BY = ("org.teknofest.managed-by", "teknofest-platform")
 # Which service a container is, copied by the json-file driver into each log line.
 SERVICE_LABEL = "org.teknofest.service"
+# On a container that only carries another's files (never started): whose they are.
+FILES_OF_LABEL = "org.teknofest.files-of"
+# On a container given files: a keyed digest of them, so that a changed file replaces it.
+FILES_DIGEST_LABEL = "org.teknofest.files-digest"
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class DockerContext:
     secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     containers: dict[str, docker.Container] = field(default_factory=dict)
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # The key of the files digests (a generated secret: a digest of a secret file reveals nothing).
+    digest_key: pulumi.Output[str] | None = None
 
 
 def image_reference(image: docker.Image | docker.RemoteImage) -> pulumi.Output[str]:
@@ -130,10 +138,67 @@ def _exceptions(spec: ContainerSpec) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def files_digest(key: str, contents: list[str]) -> str:
+    """A keyed digest of a container's files: a changed file changes it, and without the key it
+    says nothing about a secret file's content."""
+    mac = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    for content in contents:
+        mac.update(hashlib.sha256(content.encode()).digest())
+    return mac.hexdigest()
+
+
+def files_container(
+    spec: ContainerSpec,
+    ctx: DockerContext,
+    uploads: list[docker.ContainerUploadArgs],
+    opts: pulumi.ResourceOptions,
+) -> docker.Container:
+    """A container that is created and never started, only to carry `spec`'s uploads into its
+    files volume. The provider extracts an upload at the root of the container's filesystem,
+    which the engine refuses for a read-only one ("container rootfs is marked read-only", seen on
+    the engine tier): this one has a writable root and no network, and runs nothing."""
+    files_mount = next(m for m in spec.all_volumes if m.volume == spec.files_volume)
+    return docker.Container(
+        spec.files_volume,
+        name=spec.files_volume,
+        image=image_reference(ctx.images[spec.image]) if spec.image in ctx.images else spec.image,
+        # Never run; set so that creating it never depends on the image's own entrypoint.
+        entrypoints=list(spec.entrypoint),
+        user=spec.user,
+        network_mode="none",
+        start=False,
+        must_run=False,
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+        security_opts=["no-new-privileges:true"],
+        labels=[
+            docker.ContainerLabelArgs(label=key, value=value)
+            for key, value in (MANAGED_BY, (FILES_OF_LABEL, spec.name))
+        ],
+        volumes=[docker.ContainerVolumeArgs(volume_name=files_mount.volume, container_path=files_mount.path)],
+        uploads=uploads,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
+
+
+def _digest_label(
+    spec: ContainerSpec, ctx: DockerContext, uploads: list[docker.ContainerUploadArgs]
+) -> docker.ContainerLabelArgs:
+    if ctx.digest_key is None:
+        raise ValueError(f"container {spec.name}: files need a digest key in its DockerContext")
+    contents = [u.content for u in uploads]
+    digest = pulumi.Output.all(ctx.digest_key, *contents).apply(lambda v: files_digest(v[0], list(v[1:])))
+    # Keyed by a generated secret: the digest itself is not one, and reviewers see it change.
+    return docker.ContainerLabelArgs(label=FILES_DIGEST_LABEL, value=pulumi.Output.unsecret(digest))
+
+
 def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOptions) -> docker.Container:
     """One container, healthy before `pulumi up` moves on (`wait`), and deleted before it is
-    replaced: its name and published ports would collide with the old one's otherwise."""
-    depends = [ctx.containers[name] for name in spec.after]
+    replaced: its name and published ports would collide with the old one's otherwise. Its files
+    come in its files volume, from a container that carries them (files_container)."""
+    depends: list[pulumi.Resource] = [ctx.containers[name] for name in spec.after]
+    uploads = [_upload(spec, upload, ctx.secrets) for upload in spec.all_uploads]
+    if uploads:
+        depends.append(files_container(spec, ctx, uploads, opts))
     options = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True, depends_on=depends))
     hc = spec.healthcheck
     created = docker.Container(
@@ -158,8 +223,11 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         log_driver=spec.log_driver,
         log_opts=ctx.logging.options if spec.log_driver == "json-file" else {"max-size": ctx.logging.max_size},
         labels=[
-            docker.ContainerLabelArgs(label=key, value=value)
-            for key, value in (MANAGED_BY, (SERVICE_LABEL, spec.name), *spec.labels, *_exceptions(spec))
+            *(
+                docker.ContainerLabelArgs(label=key, value=value)
+                for key, value in (MANAGED_BY, (SERVICE_LABEL, spec.name), *spec.labels, *_exceptions(spec))
+            ),
+            *([_digest_label(spec, ctx, uploads)] if uploads else []),
         ],
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(
@@ -181,7 +249,6 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
                 for host, path in spec.host_mounts
             ),
         ],
-        uploads=[_upload(spec, upload, ctx.secrets) for upload in spec.all_uploads],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(hc.test),
             interval=f"{hc.interval_seconds}s",
@@ -193,6 +260,9 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         else None,
         device_requests=[docker.ContainerDeviceRequestArgs(driver="nvidia", count=spec.gpus, capabilities=["gpu"])]
         if spec.gpus
+        else None,
+        ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=spec.open_files, hard=spec.open_files)]
+        if spec.open_files
         else None,
         wait=hc is not None,
         wait_timeout=max(60, hc.start_period_seconds + hc.interval_seconds * (hc.retries + 1)) if hc else None,
@@ -260,5 +330,6 @@ def deploy(
     other image its containers run pulled (a container whose image is not on the host fails)."""
     given: dict[str, docker.Image | docker.RemoteImage] = dict(built or {})
     pulled = pulled_images(component, [spec for spec in specs if spec.image not in given], opts)
-    ctx = DockerContext(networks, {**given, **pulled}, secrets, logging=logging)
+    digest_key = generated_passwords(component, ("files-digest-key",), opts)["files-digest-key"]
+    ctx = DockerContext(networks, {**given, **pulled}, secrets, logging=logging, digest_key=digest_key)
     return register(specs, volumes, ctx, opts)

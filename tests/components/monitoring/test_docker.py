@@ -213,8 +213,8 @@ def test_the_component_generates_hashes_keys_and_certificates_as_secrets() -> No
     render = run_under_mocks(program)
     children = children_of(render, "teknofest:platform:MonitoringContainers")
     by_kind = kinds(children)
-    # Grafana's admin, five Elasticsearch users and Kibana's three keys.
-    assert by_kind.count("RandomPassword") == 9
+    # Grafana's admin, five Elasticsearch users, Kibana's three keys and the files digests' key.
+    assert by_kind.count("RandomPassword") == 10
     assert by_kind.count("PrivateKey") == 3 and by_kind.count("LocallySignedCert") == 2
     requests = {r.name: unwrap(r.inputs)["dnsNames"] for r in children if r.type == "tls:index/certRequest:CertRequest"}
     assert requests == {
@@ -222,7 +222,7 @@ def test_the_component_generates_hashes_keys_and_certificates_as_secrets() -> No
         "monitoring-elastic-kibana-request": ["kibana", "localhost"],
     }
     containers = {r.name: r for r in children if r.type == "docker:index/container:Container"}
-    uploads = containers["shop-elasticsearch"].inputs["uploads"]
+    uploads = containers["shop-elasticsearch-files"].inputs["uploads"]
     assert uploads[SIG_KEY] == SECRET_SIG, "the uploads carry secrets: the whole list is one"
     es_files = {u["file"]: u for u in unwrap(uploads, mask=False)}
     users = es_files["/etc/teknofest/secrets/users"]["content"]
