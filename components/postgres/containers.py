@@ -191,7 +191,10 @@ def _server(
         cpus=cpus,
         healthcheck=_ready(),
         user=POSTGRES_UID,
-        env=env,
+        # The official image sets PGDATA to the volume's root, which the start-up script would take
+        # over its own default: say where pgBackRest and the runbooks expect the data (seen on the
+        # engine tier, where the backup found no cluster).
+        env=(("PGDATA", f"{DATA}/pgdata"), *env),
         uploads=(
             Upload(f"{CONFIG_DIR}/postgresql.conf", render_postgresql_conf(server), capability="postgres"),
             Upload(f"{CONFIG_DIR}/pg_hba.conf", render_pg_hba(server), capability="postgres"),
@@ -230,7 +233,9 @@ def server_containers(args: PostgresHostArgs) -> list[ContainerSpec]:
             (("ROLE", "replica"), ("PRIMARY_HOST", args.primary_host), ("SLOT", replica.replace("-", "_"))),
             (VolumeMount(f"{args.container(replica)}-data", DATA), *_repository_mount(args)),
             after=(primary.name,),
-            tmpfs=((SOCKETS, "rw,noexec,nosuid,size=1m"),),
+            # Owned by postgres: a tmpfs is root's, with the image directory's mode (0750 here),
+            # and the server could not create its lock file (seen on the engine tier).
+            tmpfs=((SOCKETS, "rw,noexec,nosuid,size=1m,uid=999,gid=999,mode=0750"),),
         )
         for replica in args.replicas
     ]

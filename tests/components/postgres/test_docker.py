@@ -29,16 +29,14 @@ def test_servers_build_their_image_and_keep_passwords_secret() -> None:
     assert image["imageName"] == "teknofest-platform/postgres:16.10-bookworm-tools"
     assert image["build"]["args"] == {"BASE": BASE} and image["skipPush"] is True
     containers = {r.name: r for r in render.resources if r.type == "docker:index/container:Container"}
-    assert set(containers) == {
-        "shop-postgres-primary",
-        "shop-postgres-replica-1",
-        "shop-postgres-pooler",
-        "shop-postgres-backup",
-    }
+    running = {"shop-postgres-primary", "shop-postgres-replica-1", "shop-postgres-pooler", "shop-postgres-backup"}
+    # Each running container's files come in a container that carries them (never started).
+    assert set(containers) == running | {f"{name}-files" for name in running}
+    assert all("uploads" not in containers[name].inputs for name in running)
     # Any upload holding a password makes the list a Pulumi secret: encrypted in state, hidden in diffs.
-    assert containers["shop-postgres-primary"].inputs["uploads"].get(SIG_KEY) == SECRET_SIG
+    assert containers["shop-postgres-primary-files"].inputs["uploads"].get(SIG_KEY) == SECRET_SIG
     passwords = [r.name for r in render.resources if r.type.endswith("RandomPassword")]
-    assert len(passwords) == 4
+    assert len(passwords) == 5  # four roles, and the key of the files digests
 
 
 def test_two_instances_coexist_on_one_host() -> None:
@@ -59,3 +57,13 @@ def test_an_object_store_with_keys_makes_the_backup_config_a_secret() -> None:
     assert "very-secret" not in conf.content
     # No repository volume with an object store.
     assert not any(v.volume.endswith("-backups") for v in primary.volumes)
+
+
+def test_servers_say_where_their_data_is_and_own_their_socket_directory() -> None:
+    # The official image's PGDATA is the volume's root; pgBackRest and the runbooks expect pgdata/.
+    servers = {spec.name: spec for spec in postgres_containers(host())}
+    for name in ("shop-postgres-primary", "shop-postgres-replica-1"):
+        assert dict(servers[name].env)["PGDATA"] == "/var/lib/postgresql/data/pgdata"
+    # A tmpfs is root's unless told: the replica's server could not create its lock file.
+    replica_tmpfs = dict(servers["shop-postgres-replica-1"].tmpfs)
+    assert "uid=999,gid=999" in replica_tmpfs["/var/run/postgresql"]
