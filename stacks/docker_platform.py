@@ -247,6 +247,8 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
         return application_env(monitored, name) if monitoring else {}
 
     api = settings.api
+    celery = settings.celery
+    celery_task_env = celery_env(settings.environment, celery.default_queue, celery.routes)
     api_extra = {
         # For clients that speak Sentinel; REDIS_URL reaches the master through the master endpoint.
         "REDIS_SENTINELS": _sentinels(settings),
@@ -263,15 +265,15 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
             prefix=prefix,
             resources=api.resources,
             healthcheck=http_healthcheck(api.port, api.probes.ready_path),
-            env=_env(tracing(API_NAME), api_env(settings.environment, api), api_extra, api.env),
+            # The API sends Celery tasks: it routes them and declares their queues as the workers do.
+            env=_env(tracing(API_NAME), celery_task_env, api_env(settings.environment, api), api_extra, api.env),
             secret_env=APP_SECRET_ENV,
             alias=API_NAME,
             extra_networks=egress,
             stop_grace_seconds=api.termination_grace_period_seconds,
         )
     ]
-    celery = settings.celery
-    common = celery_env(settings.environment, celery.default_queue, celery.routes)
+    common = celery_task_env
     gpu_pools: dict[str, int] = {}
     for name, pool in sorted(celery.pools.items()):
         gpus = pool.gpu.count if pool.gpu.enabled and d.gpu else 0

@@ -58,6 +58,8 @@ def request_rate_query(settings: PlatformSettings) -> str:
 def api_pool_spec(settings: PlatformSettings) -> WorkerPoolSpec:
     api = settings.api
     env = {
+        # The API sends Celery tasks: it routes them and declares their queues as the workers do.
+        **_celery_env(settings),
         **api_env(settings.environment, api),
         # For clients that speak Sentinel; REDIS_URL (a Secret) reaches the master through redis-master.
         "REDIS_SENTINELS": f"{REDIS.sentinel}.{settings.namespace}.svc:26379",

@@ -187,3 +187,17 @@ def test_rabbitmq_cluster(specs: PlatformSpecs) -> None:
         for p in ("api", "celery-ai", "celery-data", "celery-default", "celery-beat", "flower", "celery-exporter")
     }
     assert platform_specs(stack_settings("staging")).rabbitmq.settings.replicas == 1
+
+
+def test_the_api_routes_and_declares_tasks_as_the_workers_do(specs: PlatformSpecs) -> None:
+    """The API sends the tasks: without the routes it would put every task on the default queue,
+    and without the queue type declare it classic where the workers declare it quorum."""
+
+    def env(spec: Any) -> dict[str, str]:
+        container = pod(spec)["containers"][0]
+        return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+    api, worker = env(specs.api), env(next(s for s in specs.celery_pools if s.name == "celery-ai"))
+    keys = ("CELERY_TASK_ROUTES", "CELERY_TASK_DEFAULT_QUEUE", "CELERY_TASK_DEFAULT_QUEUE_TYPE")
+    assert all(api[key] == worker[key] for key in keys)
+    assert api["CELERY_TASK_SEND_SENT_EVENT"] == "true"
