@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from stacks.ordering import effective_dependencies
 from stacks.synth import SynthResult, synth
@@ -113,6 +114,15 @@ def test_every_container_is_health_checked_but_the_shell_less_two(containers: di
     assert "inspect ping" in containers["celery-ai"]["healthcheck"]["tests"][1]
 
 
+def test_checks_that_need_the_secrets_run_through_the_wrapper(containers: dict[str, dict[str, Any]]) -> None:
+    """A probe's environment is the container's, without what the wrapper exports: HAProxy's
+    config names the secrets' variables and the Celery ping loads the app (the broker's URL)."""
+    needing = ["haproxy", "redis-master", "celery-ai", "celery-data", "celery-default"]
+    for name in needing:
+        test = containers[name]["healthcheck"]["tests"]
+        assert test[0] == "CMD-SHELL" and test[1].startswith("/bin/sh /etc/teknofest/secret-env.sh "), name
+
+
 def test_no_secret_in_an_environment_only_in_owner_only_files(
     containers: dict[str, dict[str, Any]], dev: SynthResult
 ) -> None:
@@ -158,7 +168,12 @@ def test_stateful_services_keep_their_data_in_named_volumes(
 
 def test_replication_is_wired_by_name(containers: dict[str, dict[str, Any]], dev: SynthResult) -> None:
     replica = dict(e.split("=", 1) for e in containers["postgres-replica-1"]["env"])
-    assert replica == {"ROLE": "replica", "PRIMARY_HOST": "postgres-primary", "SLOT": "replica_1"}
+    assert replica == {
+        "PGDATA": "/var/lib/postgresql/data/pgdata",
+        "ROLE": "replica",
+        "PRIMARY_HOST": "postgres-primary",
+        "SLOT": "replica_1",
+    }
     hba = dev.configs[f"{PREFIX}-postgres-primary/pg_hba.conf"]
     # Replication only from the replica, as Docker's DNS names its address back.
     assert re.search(rf"host\s+replication\s+replicator\s+{PREFIX}-postgres-replica-1\.{PREFIX}-backend\s", hba)
@@ -300,3 +315,26 @@ def test_with_elasticsearch_kibana_is_served_on_its_host_and_its_login_is_an_out
     assert outputs["monitoring"]["kibana"] == {"url": "https://127.0.0.1:5601"}
     assert outputs["monitoringCredentials"]["kibana"] == {"username": "platform-admin", "password": "[secret]"}
     assert outputs["images"]["kibana"] == "docker.elastic.co/kibana/kibana:8.19.3"
+
+
+def test_every_scrape_target_is_a_name_prometheus_resolves(
+    containers: dict[str, dict[str, Any]], dev: SynthResult
+) -> None:
+    """Each static target's host is an alias of a container on a network Prometheus is on (the
+    load balancer had none: its scrape never resolved, found on the engine tier)."""
+    config = yaml.safe_load(dev.configs[f"{PREFIX}-prometheus/prometheus.yml"])
+    prometheus_networks = {n["name"] for n in containers["prometheus"]["networks"]}
+    resolvable = {
+        alias
+        for c in containers.values()
+        for n in c["networks"]
+        if n["name"] in prometheus_networks
+        for alias in n.get("aliases") or []
+    }
+    hosts = {
+        target.rsplit(":", 1)[0]
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    assert hosts - {"127.0.0.1"} <= resolvable, sorted(hosts - {"127.0.0.1"} - resolvable)

@@ -81,9 +81,13 @@ HAPROXY_PIDFILE = "/tmp/haproxy.pid"
 
 def haproxy_healthcheck(config: str) -> Healthcheck:
     """HAProxy's image has a shell but no HTTP client: its config still parses and its master
-    process (`-W -p`) lives. The traffic it passes is checked by its own backends' checks."""
+    process (`-W -p`) lives. The traffic it passes is checked by its own backends' checks. The
+    check runs through the secrets wrapper: the config names the secrets' variables, which a
+    probe's environment does not have (the check failed for good on the engine tier)."""
     return Healthcheck.shell(
-        f'haproxy -c -q -f {config} && kill -0 "$(cat {HAPROXY_PIDFILE})"', interval_seconds=10, start_period_seconds=10
+        f'/bin/sh {ENTRYPOINT} haproxy -c -q -f {config} && kill -0 "$(cat {HAPROXY_PIDFILE})"',
+        interval_seconds=10,
+        start_period_seconds=10,
     )
 
 
@@ -157,6 +161,8 @@ class ContainerSpec:
     root_because: str = ""
     # The open-files limit (soft and hard) where the program needs more than the host's default.
     open_files: int | None = None
+    # resolv.conf options ("timeout:1"): how long a name that does not resolve may block.
+    dns_options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.command or self.command[0].startswith("-"):
