@@ -128,7 +128,9 @@ def load_balancer_container(args: LoadBalancerHostArgs) -> ContainerSpec:
         name=args.container,
         image=args.image,
         command=("/bin/sh", f"{CONFIG_DIR}/entrypoint.sh", "-L", args.name, "-p", HAPROXY_PIDFILE),
-        networks=(NetworkAttachment(args.network), NetworkAttachment(args.edge_network)),
+        # Its name on the backend network: Prometheus scrapes its stats frontend there (without the
+        # alias the scrape never resolved; seen on the engine tier).
+        networks=(NetworkAttachment(args.network, (args.name,)), NetworkAttachment(args.edge_network)),
         memory_mb=memory_bytes(limits.memory) // 2**20,
         cpus=cpu_millicores(limits.cpu) / 1000,
         healthcheck=haproxy_healthcheck(f"{RUNTIME}/haproxy.cfg"),
