@@ -1,0 +1,222 @@
+"""The docker target on a real Docker engine: dockerd started here, stand-in images built from
+Debian's packages, the dev stack's plan (as recorded under Pulumi's mocks) applied with the
+provider's semantics, and the platform checked end to end on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+import yaml
+
+from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program
+from stacks.stack_file import read_stack_file
+from tests.engine.applier import Applied, Applier, remove_managed
+from tests.engine.engine import Engine, base_image, running_engine
+from tests.engine.images import Built, build_all
+from tests.engine.measurements import MEASUREMENTS
+from tests.engine.standins import NOT_EXERCISED, not_exercised_because, standin_for
+
+MANAGED = "org.teknofest.managed-by=teknofest-platform"
+PREFIX = "teknofest-dev"
+# Host ports of the run: above the daemon tier's, so the two never meet.
+PORTS = {
+    "http": 18080,
+    "https": 18443,
+    "haproxyStats": 18404,
+    "grafana": 13000,
+    "prometheus": 19090,
+    "alertmanager": 19093,
+    "jaeger": 16686,
+    "kibana": 15601,
+    "flower": 15555,
+    "rabbitmqManagement": 15672,
+}
+API_HOST = "api.teknofest.localhost"
+DEAD_MANS_SWITCH = "deadmansswitch"
+
+
+def require(binary: str, package: str) -> str:
+    path = shutil.which(binary) or (f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} is not installed; .ci/run installs Debian's {package}")
+        pytest.skip(f"{binary} is not installed (apt-get install {package}); .ci/run installs it")
+    if os.geteuid() != 0:
+        pytest.skip("the engine tier starts dockerd, which needs root (CI runs as root)")
+    return path
+
+
+@dataclass
+class Platform:
+    engine: Engine
+    render: StackRender
+    applied: Applied
+    images: dict[str, Built]
+    ca: trustme.CA
+    workdir: Path
+    dead_mans_switch: Any
+    started_at: float
+
+    def container(self, short: str) -> Any:
+        return self.engine.client.containers.get(f"{PREFIX}-{short}")
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    require("dockerd", "docker.io")
+    require("debootstrap", "debootstrap")
+    with running_engine(tmp_path_factory.mktemp("engine")) as started:
+        remove_managed(started.client, MANAGED)
+        yield started
+        remove_managed(started.client, MANAGED)
+
+
+@pytest.fixture(scope="session")
+def standin_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    started = time.monotonic()
+    base, base_seconds = base_image(engine.client, tmp_path_factory.mktemp("base"))
+    built = build_all(engine.client, base)
+    MEASUREMENTS.append(
+        f"stand-in images: base {f'built in {base_seconds:.0f} s' if base_seconds else 'cached'}, "
+        f"{sum(1 for b in built.values() if b.seconds)} of {len(built)} built, "
+        f"{time.monotonic() - started:.0f} s in all"
+    )
+    return built
+
+
+def engine_stack_file(folder: Path, certificate_pem: str) -> Path:
+    """The dev stack with TLS on (a test certificate), its host ports moved out of the way and a
+    stand-in dead man's switch: what operators run, on this machine."""
+    document = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())
+    config = document["config"]
+    config["teknofest-platform:tls"] = {"enabled": True}
+    # Two descriptors per connection: this machine's engine may not give a container more than
+    # 20000 (its own hard limit), so the load balancer takes 8000 connections, not 20000.
+    config["teknofest-platform:loadBalancer"] = {"maxConnections": 8000}
+    config["teknofest-platform:docker"] = {"ports": PORTS, "tlsCertificatePem": certificate_pem}
+    config["teknofest-platform:monitoring"] = {
+        "alerting": {"deadMansSwitchUrl": f"http://{DEAD_MANS_SWITCH}:8080/ping"}
+    }
+    path = folder / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.fixture(scope="session")
+def certificate_authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def engine_render(certificate_authority: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> StackRender:
+    cert = certificate_authority.issue_cert(API_HOST, "localhost", "127.0.0.1")
+    pem = "".join(blob.bytes().decode() for blob in (*cert.cert_chain_pems, cert.private_key_pem))
+    stack_file = read_stack_file(engine_stack_file(tmp_path_factory.mktemp("stack"), pem))
+    return run_program("dev", stack_file.config, [*stack_file.secret_keys, "teknofest-platform:docker"])
+
+
+def image_table(images: dict[str, Built], render: StackRender) -> list[str]:
+    pinned = sorted(
+        {
+            str(r.inputs.get("name") or r.inputs.get("imageName"))
+            for r in render.resources
+            if r.type in ("docker:index/remoteImage:RemoteImage", "docker:index/image:Image")
+        }
+    )
+    rows = []
+    for reference in pinned:
+        standin = standin_for(reference)
+        if standin:
+            built = images[standin.name]
+            rows.append(f"  {reference} -> {built.tag} ({built.version}); relies on: {standin.relies_on}")
+        elif reason := not_exercised_because(reference):
+            rows.append(f"  {reference} -> not exercised on the engine: {reason}")
+        else:
+            rows.append(f"  {reference} -> built by the plan from the repository's Dockerfile on a stand-in base")
+    return rows
+
+
+@pytest.fixture(scope="session")
+def platform(
+    engine: Engine,
+    standin_images: dict[str, Built],
+    engine_render: StackRender,
+    certificate_authority: trustme.CA,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Platform:
+    tags = {standin.standin.pins: standin.tag for standin in standin_images.values()}
+
+    def image_for(reference: str) -> str | None:
+        for pins, tag in tags.items():
+            if reference.startswith(pins):
+                return tag
+        return None
+
+    MEASUREMENTS.append("pinned image -> stand-in (what differs: the version):")
+    MEASUREMENTS.extend(image_table(standin_images, engine_render))
+    workdir = tmp_path_factory.mktemp("platform")
+    started = time.monotonic()
+    applier = Applier(engine.client, image_for, not_exercised_because, log=lambda line: None)
+    applied = applier.apply(engine_render.resources)
+    seconds = time.monotonic() - started
+    slowest = max(applied.seconds_to_healthy.items(), key=lambda item: item[1])
+    MEASUREMENTS.append(
+        f"plan applied: {len(applied.containers)} containers, {len(applied.networks)} networks, "
+        f"{len(applied.volumes)} volumes in {seconds:.0f} s (slowest to healthy: {slowest[0]} {slowest[1]:.0f} s); "
+        f"left out: {', '.join(sorted(applied.left_out))}"
+    )
+    (workdir / "applied.json").write_text(json.dumps(applied.__dict__, indent=2, sort_keys=True))
+    switch = dead_mans_switch(engine, standin_images["api"].tag)
+    return Platform(
+        engine, engine_render, applied, standin_images, certificate_authority, workdir, switch, time.monotonic()
+    )
+
+
+# A stand-in dead man's switch: prints every request it is sent (the test reads its log).
+SWITCH = """
+import http.server
+class Switch(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        print(self.path, body.decode(errors="replace"), flush=True)
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("", 8080), Switch).serve_forever()
+"""
+
+
+def dead_mans_switch(engine: Engine, image: str) -> Any:
+    """On the backend network under the name the stack's Alertmanager sends the Watchdog to."""
+    client = engine.client
+    backend = f"{PREFIX}-backend"
+    endpoint = client.api.create_endpoint_config(aliases=[DEAD_MANS_SWITCH])
+    container = client.containers.create(
+        image,
+        ["python", "-c", SWITCH],
+        name=f"{PREFIX}-test-dead-mans-switch",
+        labels={MANAGED.split("=")[0]: MANAGED.split("=")[1]},
+        read_only=True,
+        network=backend,
+        networking_config=client.api.create_networking_config({backend: endpoint}),  # type: ignore[arg-type]  # a dict at run time
+    )
+    container.start()
+    return container
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if MEASUREMENTS:
+        terminalreporter.section("measured on the Docker engine")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)
+
+
+__all__ = ["NOT_EXERCISED", "Platform"]

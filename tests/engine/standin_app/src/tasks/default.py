@@ -1,0 +1,10 @@
+"""A task of the default queue."""
+
+from __future__ import annotations
+
+from src.celery_app import app
+
+
+@app.task(bind=True, name="src.tasks.default.echo")
+def echo(self, value: str) -> str:  # type: ignore[no-untyped-def]
+    return f"{self.request.hostname}:{value}"
