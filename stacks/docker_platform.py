@@ -10,7 +10,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.common.docker.containers import ENTRYPOINT, Healthcheck, NetworkSpec, PortBinding
+from components.common.docker.containers import Healthcheck, NetworkSpec, PortBinding, with_secret_env
 from components.common.docker.resources import DockerLogging, network
 from components.common.values import ResourceAmounts, Resources
 from components.load_balancer.containers import LoadBalancerHostArgs, UiRoute
@@ -290,7 +290,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
                 # Through the secrets wrapper: the ping loads the app, which needs the broker's URL
                 # (without it the check failed for good on the engine tier).
                 healthcheck=Healthcheck.shell(
-                    f"/bin/sh {ENTRYPOINT} {celery_worker_ping(celery.app, name)}",
+                    with_secret_env(celery_worker_ping(celery.app, name)),
                     interval_seconds=60,
                     start_period_seconds=60,
                 ),

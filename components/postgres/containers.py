@@ -211,6 +211,12 @@ def _server(
     )
 
 
+def _owner(user: str) -> str:
+    """tmpfs mount options that give it to "uid:gid"."""
+    uid, gid = user.split(":")
+    return f"uid={uid},gid={gid}"
+
+
 def server_containers(args: PostgresHostArgs) -> list[ContainerSpec]:
     """The primary and its replicas: one start-up script, ROLE tells it which to be."""
     primary = _server(
@@ -235,7 +241,7 @@ def server_containers(args: PostgresHostArgs) -> list[ContainerSpec]:
             after=(primary.name,),
             # Owned by postgres: a tmpfs is root's, with the image directory's mode (0750 here),
             # and the server could not create its lock file (seen on the engine tier).
-            tmpfs=((SOCKETS, "rw,noexec,nosuid,size=1m,uid=999,gid=999,mode=0750"),),
+            tmpfs=((SOCKETS, f"rw,noexec,nosuid,size=1m,{_owner(POSTGRES_UID)},mode=0750"),),
         )
         for replica in args.replicas
     ]

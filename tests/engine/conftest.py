@@ -48,8 +48,8 @@ def require(binary: str, package: str) -> str:
     path = shutil.which(binary) or (f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None)
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{binary} is not installed; .ci/run installs Debian's {package}")
-        pytest.skip(f"{binary} is not installed (apt-get install {package}); .ci/run installs it")
+            pytest.fail(f"{binary} is not installed; ./run engine installs Debian's {package}")
+        pytest.skip(f"{binary} is not installed (apt-get install {package}); ./run engine installs it")
     if os.geteuid() != 0:
         pytest.skip("the engine tier starts dockerd, which needs root (CI runs as root)")
     return path

@@ -11,7 +11,7 @@ stand in for are listed in NOT_EXERCISED with the reason; their containers are l
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 APP_SOURCE = Path(__file__).resolve().parent / "standin_app"
@@ -41,7 +41,6 @@ class StandIn:
     # The stand-in API's sources are copied in (the application image's /app).
     app: bool = False
     relies_on: str = ""
-    extra_files: dict[str, str] = field(default_factory=dict)
 
     def dockerfile(self, base: str) -> str:
         lines = [f"FROM {base}", "ENV DEBIAN_FRONTEND=noninteractive"]

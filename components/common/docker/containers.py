@@ -79,13 +79,18 @@ class Healthcheck:
 HAPROXY_PIDFILE = "/tmp/haproxy.pid"
 
 
+def with_secret_env(command: str) -> str:
+    """A shell command line run through the secrets wrapper, as the container's own process is."""
+    return f"/bin/sh {ENTRYPOINT} {command}"
+
+
 def haproxy_healthcheck(config: str) -> Healthcheck:
     """HAProxy's image has a shell but no HTTP client: its config still parses and its master
     process (`-W -p`) lives. The traffic it passes is checked by its own backends' checks. The
     check runs through the secrets wrapper: the config names the secrets' variables, which a
     probe's environment does not have (the check failed for good on the engine tier)."""
     return Healthcheck.shell(
-        f'/bin/sh {ENTRYPOINT} haproxy -c -q -f {config} && kill -0 "$(cat {HAPROXY_PIDFILE})"',
+        f'{with_secret_env("haproxy")} -c -q -f {config} && kill -0 "$(cat {HAPROXY_PIDFILE})"',
         interval_seconds=10,
         start_period_seconds=10,
     )

@@ -138,6 +138,11 @@ def _exceptions(spec: ContainerSpec) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def _image(spec: ContainerSpec, ctx: DockerContext) -> pulumi.Input[str]:
+    """The image resource's reference where the component pulled or built it, else the pin."""
+    return image_reference(ctx.images[spec.image]) if spec.image in ctx.images else spec.image
+
+
 def files_digest(key: str, contents: list[str]) -> str:
     """A keyed digest of a container's files: a changed file changes it, and without the key it
     says nothing about a secret file's content."""
@@ -161,7 +166,7 @@ def files_container(
     return docker.Container(
         spec.files_volume,
         name=spec.files_volume,
-        image=image_reference(ctx.images[spec.image]) if spec.image in ctx.images else spec.image,
+        image=_image(spec, ctx),
         # Never run; set so that creating it never depends on the image's own entrypoint.
         entrypoints=list(spec.entrypoint),
         user=spec.user,
@@ -204,7 +209,7 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
     created = docker.Container(
         spec.name,
         name=spec.name,
-        image=image_reference(ctx.images[spec.image]) if spec.image in ctx.images else spec.image,
+        image=_image(spec, ctx),
         entrypoints=list(spec.entrypoint),
         command=list(spec.arguments),
         envs=[f"{name}={value}" for name, value in spec.env],
