@@ -138,13 +138,6 @@ def _ping(user: AclUser, port: int, password_file: str) -> Healthcheck:
     )
 
 
-# Redis resolves a peer's name on its event loop: while a dead container's name does not resolve
-# and the host's resolver is slow to say so, each attempt blocks it for the resolver's timeout
-# (5 s x 2 by default) and the Sentinels enter TILT instead of failing over (seen on the engine
-# tier). One try of one second bounds that stall.
-FAST_DNS_FAILURE = ("timeout:1", "attempts:1")
-
-
 def redis_containers(args: RedisHostArgs) -> list[ContainerSpec]:
     limits = args.settings.resources.limits
     memory, cpus = memory_bytes(limits.memory) // 2**20, cpu_millicores(limits.cpu) / 1000
@@ -163,7 +156,6 @@ def redis_containers(args: RedisHostArgs) -> list[ContainerSpec]:
             uploads=(*_config(args), *_secret_files(ACL_USERS)),
             volumes=(VolumeMount(f"{args.container(i)}-data", "/data"),),
             tmpfs=((RUNTIME, "rw,noexec,nosuid,size=16m,uid=999,gid=999"),),
-            dns_options=FAST_DNS_FAILURE,
             capability="redis",
         )
         for i in args.instances
@@ -183,7 +175,6 @@ def redis_containers(args: RedisHostArgs) -> list[ContainerSpec]:
             uploads=(*_config(args), *_secret_files((SENTINEL_USER,))),
             tmpfs=((RUNTIME, "rw,noexec,nosuid,size=16m,uid=999,gid=999"),),
             after=(servers[0].name,),
-            dns_options=FAST_DNS_FAILURE,
             capability="redis",
         )
         for s in args.sentinels

@@ -166,8 +166,6 @@ class ContainerSpec:
     root_because: str = ""
     # The open-files limit (soft and hard) where the program needs more than the host's default.
     open_files: int | None = None
-    # resolv.conf options ("timeout:1"): how long a name that does not resolve may block.
-    dns_options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.command or self.command[0].startswith("-"):

@@ -266,7 +266,6 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         device_requests=[docker.ContainerDeviceRequestArgs(driver="nvidia", count=spec.gpus, capabilities=["gpu"])]
         if spec.gpus
         else None,
-        dns_opts=list(spec.dns_options) or None,
         ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=spec.open_files, hard=spec.open_files)]
         if spec.open_files
         else None,
