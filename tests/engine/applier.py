@@ -82,7 +82,6 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
             "mustRun",
             "networkMode",
             "ulimits",
-            "dnsOpts",
         }
     ),
 }
@@ -184,8 +183,6 @@ def container_request(inputs: Mapping[str, Any], image: str) -> dict[str, Any]:
         "SecurityOpt": list(inputs.get("securityOpts") or []),
         "Binds": binds,
     }
-    if inputs.get("dnsOpts"):
-        host["DnsOptions"] = list(inputs["dnsOpts"])
     if inputs.get("ulimits"):
         host["Ulimits"] = [
             {"Name": u["name"], "Soft": int(u["soft"]), "Hard": int(u["hard"])} for u in inputs["ulimits"]
@@ -274,11 +271,14 @@ class Applier:
         image_for: Callable[[str], str | None],
         left_out_because: Callable[[str], str | None],
         log: Callable[[str], None] = print,
+        build_hosts: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.image_for = image_for
         self.left_out_because = left_out_because
         self.log = log
+        # Names a build resolves through /etc/hosts (the engine's DNS answers nothing outside).
+        self.build_hosts = dict(build_hosts or {})
         self.applied = Applied()
 
     # --- planning -------------------------------------------------------------------------
@@ -373,6 +373,7 @@ class Applier:
             tag=inputs["imageName"],
             buildargs=args,
             network_mode="host",
+            extra_hosts=self.build_hosts,
             rm=True,
             forcerm=True,
             decode=True,

@@ -45,7 +45,8 @@ class SteadyLoad:
     ca: trustme.CA
     path: str = "/ping"
     per_second: float = 8.0
-    results: list[tuple[float, int, str]] = field(default_factory=list)
+    # (sent at, status or 0 where the connection failed, answering host or error, seconds taken)
+    results: list[tuple[float, int, str, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -56,9 +57,9 @@ class SteadyLoad:
             started = time.monotonic()
             try:
                 status, body = request(self.ca, "GET", self.path, timeout=10)
-                self.results.append((started, status, str(body.get("host", body))))
+                self.results.append((started, status, str(body.get("host", body)), time.monotonic() - started))
             except OSError as exc:
-                self.results.append((started, 0, f"{type(exc).__name__}: {exc}"))
+                self.results.append((started, 0, f"{type(exc).__name__}: {exc}", time.monotonic() - started))
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -73,8 +74,12 @@ class SteadyLoad:
             self._thread.join(timeout=30)
 
     @property
-    def failed(self) -> list[tuple[float, int, str]]:
+    def failed(self) -> list[tuple[float, int, str, float]]:
         return [r for r in self.results if r[1] != 200]
+
+    @property
+    def slowest(self) -> float:
+        return max((r[3] for r in self.results), default=0.0)
 
 
 def exec_python(container: Any, script: str, timeout: int = 120) -> Any:

@@ -20,7 +20,7 @@ import yaml
 from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program
 from stacks.stack_file import read_stack_file
 from tests.engine.applier import Applied, Applier, remove_managed
-from tests.engine.engine import Engine, base_image, running_engine
+from tests.engine.engine import DebianMirror, Engine, base_image, debian_mirror, running_engine
 from tests.engine.images import Built, build_all
 from tests.engine.measurements import MEASUREMENTS
 from tests.engine.standins import NOT_EXERCISED, not_exercised_because, standin_for
@@ -81,10 +81,15 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def standin_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+def mirror() -> DebianMirror:
+    return debian_mirror()
+
+
+@pytest.fixture(scope="session")
+def standin_images(engine: Engine, mirror: DebianMirror, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     started = time.monotonic()
-    base, base_seconds = base_image(engine.client, tmp_path_factory.mktemp("base"))
-    built = build_all(engine.client, base)
+    base, base_seconds = base_image(engine.client, tmp_path_factory.mktemp("base"), mirror)
+    built = build_all(engine.client, base, mirror.hosts)
     MEASUREMENTS.append(
         f"stand-in images: base {f'built in {base_seconds:.0f} s' if base_seconds else 'cached'}, "
         f"{sum(1 for b in built.values() if b.seconds)} of {len(built)} built, "
@@ -148,6 +153,7 @@ def image_table(images: dict[str, Built], render: StackRender) -> list[str]:
 @pytest.fixture(scope="session")
 def platform(
     engine: Engine,
+    mirror: DebianMirror,
     standin_images: dict[str, Built],
     engine_render: StackRender,
     certificate_authority: trustme.CA,
@@ -165,7 +171,7 @@ def platform(
     MEASUREMENTS.extend(image_table(standin_images, engine_render))
     workdir = tmp_path_factory.mktemp("platform")
     started = time.monotonic()
-    applier = Applier(engine.client, image_for, not_exercised_because, log=lambda line: None)
+    applier = Applier(engine.client, image_for, not_exercised_because, log=lambda line: None, build_hosts=mirror.hosts)
     applied = applier.apply(engine_render.resources)
     seconds = time.monotonic() - started
     slowest = max(applied.seconds_to_healthy.items(), key=lambda item: item[1])
@@ -198,16 +204,18 @@ def dead_mans_switch(engine: Engine, image: str) -> Any:
     """On the backend network under the name the stack's Alertmanager sends the Watchdog to."""
     client = engine.client
     backend = f"{PREFIX}-backend"
-    endpoint = client.api.create_endpoint_config(aliases=[DEAD_MANS_SWITCH])
     container = client.containers.create(
         image,
         ["python", "-c", SWITCH],
         name=f"{PREFIX}-test-dead-mans-switch",
         labels={MANAGED.split("=")[0]: MANAGED.split("=")[1]},
         read_only=True,
-        network=backend,
-        networking_config=client.api.create_networking_config({backend: endpoint}),  # type: ignore[arg-type]  # a dict at run time
+        network_mode="none",
     )
+    # Connected as the applier connects the platform's containers (the SDK's create with a
+    # network drops the endpoint's aliases).
+    client.api.disconnect_container_from_network(str(container.id), "none")
+    client.api.connect_container_to_network(str(container.id), backend, aliases=[DEAD_MANS_SWITCH])
     container.start()
     return container
 

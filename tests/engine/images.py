@@ -34,7 +34,7 @@ def _context(standin: StandIn, base: str) -> bytes:
     return buffer.getvalue()
 
 
-def build(client: docker.DockerClient, standin: StandIn, base: str) -> Built:
+def build(client: docker.DockerClient, standin: StandIn, base: str, hosts: dict[str, str]) -> Built:
     tag = standin.tag(base)
     started = time.monotonic()
     spent = 0.0
@@ -45,6 +45,7 @@ def build(client: docker.DockerClient, standin: StandIn, base: str) -> Built:
             custom_context=True,
             tag=tag,
             network_mode="host",
+            extra_hosts=hosts,
             rm=True,
             forcerm=True,
             decode=True,
@@ -61,8 +62,9 @@ def build(client: docker.DockerClient, standin: StandIn, base: str) -> Built:
     return Built(standin, tag, spent, output.decode().strip().replace("\n", " "))
 
 
-def build_all(client: docker.DockerClient, base: str) -> dict[str, Built]:
-    """Every stand-in, three builds at a time (downloads dominate; two cores)."""
+def build_all(client: docker.DockerClient, base: str, hosts: dict[str, str]) -> dict[str, Built]:
+    """Every stand-in, three builds at a time (downloads dominate; two cores); `hosts`: the
+    names the builds resolve through /etc/hosts (the Debian mirror's)."""
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda standin: build(client, standin, base), STANDINS))
+        results = list(pool.map(lambda standin: build(client, standin, base, hosts), STANDINS))
     return {built.standin.name: built for built in results}

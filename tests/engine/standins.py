@@ -141,7 +141,7 @@ STANDINS: tuple[StandIn, ...] = (
             ("HOME", "/var/lib/rabbitmq"),
         ),
         user="rabbitmq",
-        version_command="dpkg-query -W -f='rabbitmq-server ${Version}' rabbitmq-server",
+        version_command="dpkg-query -W -f='rabbitmq-server ${Version}\\n' rabbitmq-server",
         relies_on="rabbitmq-server and rabbitmq-diagnostics on PATH, user rabbitmq 999:999, /var/lib/rabbitmq "
         "(3.10 lacks 4.x's default_queue_type: dropped by the stand-in's wrapper; clients declare quorum queues)",
     ),
@@ -209,7 +209,7 @@ STANDINS: tuple[StandIn, ...] = (
         after=("ln -s /usr/bin/prometheus-redis-exporter /redis_exporter",),
         user="59000:59000",
         entrypoint=("/redis_exporter",),
-        version_command="dpkg-query -W -f='redis_exporter ${Version}' prometheus-redis-exporter",
+        version_command="dpkg-query -W -f='redis_exporter ${Version}\\n' prometheus-redis-exporter",
         relies_on="/redis_exporter, user 59000:59000",
     ),
     StandIn(

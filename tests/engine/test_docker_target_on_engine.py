@@ -16,9 +16,13 @@ import pytest
 from stacks.mock_engine import unwrap
 from tests.engine.clients import SteadyLoad, exec_python, request
 from tests.engine.conftest import PORTS, PREFIX, Platform
-from tests.engine.measurements import MEASUREMENTS
+from tests.engine.measurements import MEASUREMENTS, seconds
 
+# The first test builds the stand-ins (cold: debootstrap and nine builds) and applies the plan.
+pytestmark = pytest.mark.timeout(900)
 HEALTHY_WITHIN_SECONDS = 180
+LOAD_AFTER_KILL_SECONDS = 10
+DATABASE = "teknofest"  # the dev stack's (postgres.database's default)
 
 
 def _inspect(platform: Platform, name: str) -> dict[str, Any]:
@@ -98,14 +102,18 @@ def test_an_api_container_killed_under_steady_load_fails_no_request(platform: Pl
                 out_of_rotation = time.monotonic() - killed_at
                 break
             time.sleep(0.1)
-        time.sleep(3)
+        # The load goes on for a fixed window after the kill, whenever HAProxy noticed it.
+        time.sleep(max(0.0, LOAD_AFTER_KILL_SECONDS - (time.monotonic() - killed_at)))
     victim.start()
     served = len(load.results)
     MEASUREMENTS.append(
-        f"API container killed under {load.per_second:.0f} req/s: {len(load.failed)} of {served} requests failed, "
-        f"dead server in rotation {out_of_rotation if out_of_rotation is None else f'{out_of_rotation:.1f} s'}"
+        f"API container killed under {load.per_second:.0f} req/s: {len(load.failed)} of {served} requests failed "
+        f"(slowest {load.slowest:.2f} s), dead server in rotation "
+        f"{seconds(out_of_rotation)}"
     )
-    assert served > 30
+    assert out_of_rotation is not None, "HAProxy never took the killed container out of rotation"
+    # At least half the offered rate, or the load proved little.
+    assert served >= (3 + LOAD_AFTER_KILL_SECONDS) * load.per_second / 2, served
     assert not load.failed, load.failed[:5]
 
 
@@ -157,18 +165,12 @@ def _sentinel_master(platform: Platform) -> str:
     return result.output.decode().split()[0] if result.output else ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Sentinels enter TILT instead of failing over: while the dead master's name does not "
-    "resolve, each lookup waits on an upstream DNS that containers cannot reach on this machine's engine "
-    "(issue 11's note)",
-)
 def test_the_redis_master_killed_fails_over_and_keeps_acknowledged_writes(platform: Platform) -> None:
     writer_result: dict[str, Any] = {}
     api = platform.container("api-1")
 
     def write() -> None:
-        writer_result.update(exec_python(api, REDIS_WRITER.replace("DURATION", "30"), timeout=60))
+        writer_result.update(exec_python(api, REDIS_WRITER.replace("DURATION", "20"), timeout=60))
 
     old_master = _sentinel_master(platform)
     assert old_master, "the Sentinels name no master"
@@ -190,15 +192,17 @@ def test_the_redis_master_killed_fails_over_and_keeps_acknowledged_writes(platfo
     rejoined = None
     started = time.monotonic()
     while time.monotonic() - started < 60:
-        monitor = 'REDISCLI_AUTH="$(cat /etc/teknofest/secrets/redis-monitor-password)" redis-cli --user monitor'
-        info = victim.exec_run(["sh", "-c", f"timeout 5 {monitor} info replication"]).output.decode()
+        monitor = 'REDISCLI_AUTH="$(cat /etc/teknofest/secrets/redis-monitor-password)" timeout 5 redis-cli'
+        info = victim.exec_run(["sh", "-c", f"{monitor} --user monitor info replication"]).output.decode()
         if "role:slave" in info and "master_link_status:up" in info:
             rejoined = time.monotonic() - started
             break
         time.sleep(0.5)
     MEASUREMENTS.append(
-        f"Redis master {old_master} killed: {new_master} promoted after {failover} s; writes through redis-master "
-        f"{json.dumps(writer_result)}; old master a replica again after {rejoined} s"
+        f"Redis master {old_master} killed: {new_master} promoted after {seconds(failover)}; writes through "
+        f"redis-master: {writer_result.get('acked')} acknowledged, {writer_result.get('missing')} of them lost, "
+        f"{writer_result.get('errors')} refused, resumed {seconds(_resumed_after(writer_result))} after the first "
+        f"refusal; the old master a replica again {seconds(rejoined)} after its restart"
     )
     sentinel_log = "\n".join(
         line
@@ -208,7 +212,13 @@ def test_the_redis_master_killed_fails_over_and_keeps_acknowledged_writes(platfo
     assert failover is not None, f"no failover within 60 s; sentinel-0 said:\n{sentinel_log}"
     assert writer_result.get("resumed") is not None, writer_result
     assert writer_result["missing"] == 0, writer_result
-    assert rejoined is not None, "the restarted old master did not rejoin as a replica"
+    assert rejoined is not None, f"the restarted old master did not rejoin as a replica:\n{info[-1000:]}"
+
+
+def _resumed_after(writer: dict[str, Any]) -> float | None:
+    if writer.get("resumed") is None or writer.get("first_failure") is None:
+        return None
+    return float(writer["resumed"]) - float(writer["first_failure"])
 
 
 def _left_out_hosts(platform: Platform) -> set[str]:
@@ -252,7 +262,7 @@ def test_prometheus_scrapes_every_target_it_can_reach_and_the_watchdog_reaches_t
         time.sleep(2)
     MEASUREMENTS.append(
         f"Prometheus: {len(reachable)} targets up; not scraped (containers left out): {', '.join(skipped)}; "
-        f"the Watchdog at the dead man's switch {watchdog_at if watchdog_at is None else f'{watchdog_at:.0f} s'} "
+        f"the Watchdog at the dead man's switch {seconds(watchdog_at)} "
         "after the apply ended"
     )
     assert watchdog_at is not None, "no Watchdog at the dead man's switch"
@@ -285,11 +295,13 @@ def test_the_documented_postgres_failover_promotes_the_replica_and_writes_resume
     )
     primary, replica = platform.container("postgres-primary"), platform.container("postgres-replica-1")
     writes: list[Any] = []
-    thread = threading.Thread(target=lambda: writes.extend(exec_python(api, WRITER.replace("DURATION", "60"), 90)))
+    thread = threading.Thread(target=lambda: writes.extend(exec_python(api, WRITER.replace("DURATION", "25"), 60)))
     thread.start()
     time.sleep(5)
-    lost_at = time.time()
+    lost_at = time.monotonic()
     primary.kill()  # the primary is lost
+    # Containers read the host's monotonic clock: the writer's stamps compare with this one.
+    dead_at = time.monotonic()
     promote = replica.exec_run(["pg_ctl", "promote", "-D", "/var/lib/postgresql/data/pgdata"])
     assert promote.exit_code == 0, promote.output.decode()
     network = f"{PREFIX}-backend"
@@ -297,21 +309,27 @@ def test_the_documented_postgres_failover_promotes_the_replica_and_writes_resume
     client.networks.get(network).connect(replica, aliases=["postgres-primary"])
     reload = platform.container("postgres-pooler").exec_run(["sh", "-c", "kill -HUP 1"])
     assert reload.exit_code == 0, reload.output.decode()
-    procedure_seconds = time.time() - lost_at
+    procedure_seconds = time.monotonic() - lost_at
     thread.join(timeout=120)
     after = [ok for at, ok in writes if at > 0]
     assert after, "the writer recorded nothing"
-    recovery = (
-        replica.exec_run(["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-Atc", "SELECT pg_is_in_recovery()"])
-        .output.decode()
-        .strip()
-    )
+
+    def on_promoted(sql: str) -> str:
+        command = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", DATABASE, "-Atc", sql]
+        return str(replica.exec_run(command).output.decode().strip())
+
+    recovery = on_promoted("SELECT pg_is_in_recovery()")
+    # Every write acknowledged after the primary died is on the promoted server.
+    acknowledged_after = sum(1 for at, ok in writes if ok and at > dead_at)
+    stored_after = on_promoted(f"SELECT count(*) FROM failover WHERE at > {dead_at}")
     last_failure = max((i for i, (_, ok) in enumerate(writes) if not ok), default=None)
     tail_ok = writes[last_failure + 1 :] if last_failure is not None else writes
     MEASUREMENTS.append(
         f"PostgreSQL failover by the runbook: commands took {procedure_seconds:.1f} s; "
         f"{sum(1 for _, ok in writes if not ok)} of {len(writes)} writes failed, "
-        f"{len(tail_ok)} succeeded in a row at the end; promoted server in recovery: {recovery}"
+        f"{len(tail_ok)} succeeded in a row at the end; promoted server in recovery: {recovery}; "
+        f"{stored_after} of the {acknowledged_after} writes acknowledged after the kill stored on it"
     )
     assert recovery == "f"
+    assert stored_after == str(acknowledged_after)
     assert len(tail_ok) >= 25, "writes did not resume through the rw pooler after the failover"

@@ -1,5 +1,6 @@
-"""A loopback DNS server answering A queries for a few names: the test's stand-in for the
-cluster DNS that lists a headless Service's ready pods."""
+"""A loopback DNS server answering A queries for a few names and NXDOMAIN to the rest: the test's
+stand-in for the cluster DNS that lists a headless Service's ready pods, and the engine tier's
+upstream resolver (no names at all)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ class _Resolver(BaseResolver):  # type: ignore[misc]
 
 
 class DnsStub:
-    def __init__(self, port: int, records: dict[str, list[str]]) -> None:
+    def __init__(self, port: int, records: dict[str, list[str]], address: str = "127.0.0.1") -> None:
         self.resolver = _Resolver(records)
         quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", logf=lambda _: None)
-        self.server = DNSServer(self.resolver, port=port, address="127.0.0.1", tcp=False, logger=quiet)
+        self.server = DNSServer(self.resolver, port=port, address=address, tcp=False, logger=quiet)
 
     def set(self, name: str, addresses: list[str]) -> None:
         self.resolver.records[name] = list(addresses)
