@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -138,9 +139,8 @@ SUITE = "bookworm"
 class DebianMirror:
     """The Debian mirror this machine's apt uses, and the address of its host.
 
-    The engine's containers resolve names through a resolver that refuses at once (--dns above),
-    builds included: a build reaches the mirror through an /etc/hosts entry of the address the
-    machine itself resolved."""
+    The engine's containers, builds included, resolve names through the stub, which knows none:
+    a build reaches the mirror through an /etc/hosts entry of the address the machine resolved."""
 
     url: str
     hosts: dict[str, str]
@@ -158,9 +158,10 @@ def debian_mirror(sources: Path = APT_SOURCES) -> DebianMirror:
                 urls += fields.get("URIs", "").split()
     if (sources / "sources.list").exists():
         for line in (sources / "sources.list").read_text().splitlines():
-            words = line.split("#")[0].split()
-            if len(words) >= 3 and words[0] == "deb" and words[-2 if words[1].startswith("[") else 2] == SUITE:
-                urls.append(words[2] if words[1].startswith("[") else words[1])
+            # "deb [options] URI suite components", options optional.
+            words = re.sub(r"\[[^]]*\]", " ", line.split("#")[0]).split()
+            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+                urls.append(words[1])
     if not urls:
         raise RuntimeError(f"no apt source of Debian {SUITE} under {sources}: debootstrap has no mirror to use")
     host = urllib.parse.urlparse(urls[0]).hostname or ""
