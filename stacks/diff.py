@@ -14,9 +14,12 @@ def _files(root: Path) -> dict[str, str]:
             for path in sorted(base.rglob("*")):
                 if path.is_file():
                     found[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
-    outputs = root / "outputs.json"
-    if outputs.is_file():
-        found["outputs.json"] = outputs.read_text(encoding="utf-8")
+    # The plan holds every resource's inputs: a change the per-object files do not show (a
+    # container's DNS options, a dependency) still shows there.
+    for name in ("plan.json", "outputs.json"):
+        path = root / name
+        if path.is_file():
+            found[name] = path.read_text(encoding="utf-8")
     return found
 
 

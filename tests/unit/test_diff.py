@@ -47,3 +47,13 @@ def test_a_chart_version_or_values_change_shows_in_the_diff(tmp_path: Path) -> N
     after = write(tmp_path / "b", {"helm/monitoring-kube-prometheus-stack.yaml": 'version: "88.7.0"\n'})
     text = markdown_diff(before, after)
     assert '-version: "88.6.4"\n+version: "88.7.0"' in text
+
+
+def test_an_input_only_the_plan_records_shows_in_the_diff(tmp_path: Path) -> None:
+    # A container's DNS options are in no per-object file, only in the plan's inputs.
+    summary = {"containers/redis-0.yaml": "image: redis\n"}
+    before = write(tmp_path / "a", {**summary, "plan.json": '{"dnsOpts": ["timeout:1"]}\n'})
+    after = write(tmp_path / "b", {**summary, "plan.json": "{}\n"})
+    text = markdown_diff(before, after)
+    assert "**0 added, 0 removed, 1 changed**" in text
+    assert '-{"dnsOpts": ["timeout:1"]}\n+{}' in text
