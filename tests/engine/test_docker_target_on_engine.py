@@ -109,8 +109,7 @@ def test_an_api_container_killed_under_steady_load_fails_no_request(platform: Pl
     served = len(load.results)
     MEASUREMENTS.append(
         f"API container killed under {load.per_second:.0f} req/s: {len(load.failed)} of {served} requests failed "
-        f"(slowest {load.slowest:.2f} s), dead server in rotation "
-        f"{seconds(out_of_rotation)}"
+        f"(slowest {load.slowest:.2f} s), dead server in rotation {seconds(out_of_rotation)}"
     )
     assert out_of_rotation is not None, "HAProxy never took the killed container out of rotation"
     # At least half the offered rate, or the load proved little.
