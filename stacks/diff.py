@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _files(root: Path) -> dict[str, str]:
     found: dict[str, str] = {}
-    for sub in ("manifests", "containers", "configs", "helm"):
+    for sub in ("manifests", "containers", "services", "configs", "helm"):
         base = root / sub
         if base.is_dir():
             for path in sorted(base.rglob("*")):

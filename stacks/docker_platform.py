@@ -1,5 +1,6 @@
-"""Composition of the docker target: one host, private networks, the same capabilities as on
-Kubernetes from the same renderers; settings in, components wired, stack outputs out."""
+"""Composition of the docker and swarm targets: the same capabilities as on Kubernetes from the
+same renderers, as containers on one host (private bridge networks) or as services on a Swarm
+(encrypted overlay networks, placed by node labels); settings in, components wired, outputs out."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.common.docker.containers import Healthcheck, NetworkSpec, PortBinding, with_secret_env
+from components.common.docker.deployment import SwarmDeployment
 from components.common.docker.resources import DockerLogging, network
+from components.common.docker.services import SwarmPolicy
+from components.common.docker.swarm import overlay_network
 from components.common.values import ResourceAmounts, Resources
 from components.load_balancer.containers import LoadBalancerHostArgs, UiRoute
 from components.load_balancer.docker import LoadBalancerContainer, LoadBalancerContainerArgs
-from components.monitoring import elastic, jaeger
+from components.monitoring import elastic, jaeger, otel
 from components.monitoring.containers import ALERTMANAGER_PORT, GRAFANA_PORT, PROMETHEUS_PORT, MonitoringHostArgs
 from components.monitoring.docker import MonitoringContainers, MonitoringContainersArgs
 from components.monitoring.elastic_containers import ADMIN as KIBANA_ADMIN
@@ -76,14 +80,68 @@ def networks_of(settings: PlatformSettings) -> tuple[NetworkSpec, NetworkSpec]:
 
 
 def scrape_jobs(settings: PlatformSettings) -> tuple[ScrapeJob, ...]:
-    """The platform's targets under the job names the Kubernetes ServiceMonitors give them."""
+    """The platform's targets under the job names the Kubernetes ServiceMonitors give them; on a
+    Swarm every task of the API, of HAProxy and every RabbitMQ node."""
+    api = ScrapeJob(API_NAME, dns_name=API_NAME, port=settings.api.port, metrics_path=settings.api.metrics_path)
+    haproxy = ScrapeJob("haproxy-stats", (f"{LOAD_BALANCER}:8404",))
+    rabbitmq = ScrapeJob(RABBITMQ.instance, (f"{RABBITMQ.instance}:{RABBITMQ_METRICS_PORT}",))
+    if settings.target == "swarm":
+        api = replace(api, dns_name=tasks_of(settings, API_NAME))
+        haproxy = ScrapeJob("haproxy-stats", dns_name=tasks_of(settings, LOAD_BALANCER), port=8404)
+        nodes = rabbitmq_host_args(settings)
+        rabbitmq = ScrapeJob(
+            RABBITMQ.instance,
+            tuple(f"{nodes.node_host(i)}:{RABBITMQ_METRICS_PORT}" for i in range(nodes.nodes)),
+        )
     return (
-        ScrapeJob(API_NAME, dns_name=API_NAME, port=settings.api.port, metrics_path=settings.api.metrics_path),
-        ScrapeJob("haproxy-stats", (f"{LOAD_BALANCER}:8404",)),
+        api,
+        haproxy,
         ScrapeJob("redis-metrics", (f"{REDIS.instance}-exporter:{REDIS_EXPORTER_PORT}",)),
         ScrapeJob("postgres", (f"{POSTGRES.instance}-exporter:{POSTGRES_EXPORTER_PORT}",)),
-        ScrapeJob(RABBITMQ.instance, (f"{RABBITMQ.instance}:{RABBITMQ_METRICS_PORT}",)),
+        rabbitmq,
     )
+
+
+def tasks_of(settings: PlatformSettings, name: str) -> str:
+    """Swarm's DNS name of every task of a service (its own name answers only one address)."""
+    return f"tasks.{settings.namespace}-{name}"
+
+
+def api_replicas(settings: PlatformSettings) -> int:
+    """API containers on one host, API tasks on a Swarm: set counts either way (no autoscaler)."""
+    if settings.target == "swarm":
+        return settings.swarm.api_replicas or settings.api.min_replicas
+    return settings.docker.api_containers
+
+
+def swarm_deployment(settings: PlatformSettings) -> SwarmDeployment | None:
+    """How the swarm target places and updates each service; None on the docker target."""
+    if settings.target != "swarm":
+        return None
+    s, prefix = settings.swarm, settings.namespace
+    api, lb = f"{prefix}-{API_NAME}", f"{prefix}-{LOAD_BALANCER}"
+    pools = {f"{prefix}-{pool_name(name)}": pool for name, pool in settings.celery.pools.items()}
+    redis = redis_host_args(settings)
+    policy = SwarmPolicy(
+        prefix,
+        label_prefix=s.label_prefix,
+        colocate_members=s.colocate_members,
+        publish_mode=s.publish_mode,
+        replicas=(
+            (api, api_replicas(settings)),
+            (lb, settings.load_balancer.replicas),
+            *sorted((name, max(pool.min_replicas, 1)) for name, pool in pools.items()),
+        ),
+        max_replicas_per_node=((api, s.api_max_replicas_per_node), (lb, s.load_balancer_max_replicas_per_node)),
+        gpus=tuple(
+            sorted((name, pool.gpu.count) for name, pool in pools.items() if pool.gpu.enabled and settings.docker.gpu)
+        ),
+        global_services=(f"{prefix}-{otel.AGENT}",),
+        placed=tuple(redis.container(sentinel) for sentinel in redis.sentinels),
+        update_delay_seconds=s.update_delay_seconds,
+        update_monitor_seconds=s.update_monitor_seconds,
+    )
+    return SwarmDeployment(policy, s.registry)
 
 
 def docker_monitored(settings: PlatformSettings) -> MonitoredPlatform:
@@ -113,6 +171,37 @@ def monitoring_host_args(settings: PlatformSettings) -> MonitoringHostArgs:
     )
 
 
+def redis_host_args(settings: PlatformSettings) -> RedisHostArgs:
+    images = settings.images
+    backend, _ = networks_of(settings)
+    return RedisHostArgs(
+        settings.redis,
+        images.redis,
+        images.haproxy,
+        backend.name,
+        settings.namespace,
+        images.redis_exporter if settings.monitoring.enabled else None,
+        REDIS.instance,
+    )
+
+
+def rabbitmq_host_args(settings: PlatformSettings) -> RabbitmqHostArgs:
+    d = settings.docker
+    backend, edge = networks_of(settings)
+    return RabbitmqHostArgs(
+        settings.rabbitmq,
+        settings.images.rabbitmq,
+        backend.name,
+        settings.namespace,
+        management_address=d.publish_address,
+        management_port=d.ports.rabbitmq_management,
+        edge_network=edge.name,
+        name=RABBITMQ.instance,
+        # A cluster on a Swarm's nodes; one node on one host.
+        nodes=settings.rabbitmq.replicas if settings.target == "swarm" else 1,
+    )
+
+
 def kibana_public_url(settings: PlatformSettings) -> str | None:
     host = settings.monitoring.access.kibana.host
     return f"{'https' if settings.tls.enabled else 'http'}://{host}" if host else None
@@ -121,18 +210,22 @@ def kibana_public_url(settings: PlatformSettings) -> str | None:
 def load_balancer_host_args(settings: PlatformSettings) -> LoadBalancerHostArgs:
     d, api = settings.docker, settings.api
     backend, edge = networks_of(settings)
+    swarm = settings.target == "swarm"
     return LoadBalancerHostArgs(
         settings.load_balancer,
         settings.images.haproxy,
         backend.name,
         edge.name,
         settings.namespace,
-        api_alias=API_NAME,
+        # On a Swarm: every API task's address (the service's own name answers one of them).
+        api_alias=tasks_of(settings, API_NAME) if swarm else API_NAME,
         api_port=api.port,
-        api_max_servers=d.api_containers,
+        # Room for a start-first update's extra task on each node.
+        api_max_servers=api_replicas(settings) * 2 if swarm else d.api_containers,
         api_ready_path=api.probes.ready_path,
         public_host=settings.domains.api,
-        edge_address=d.edge_address,
+        # A Swarm publishes on every address of the nodes HAProxy runs on (services.py).
+        edge_address="0.0.0.0" if swarm else d.edge_address,
         stats_address=d.publish_address,
         http_port=d.ports.http,
         https_port=d.ports.https,
@@ -171,7 +264,9 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
     opts = pulumi.ResourceOptions(providers=[provider])
     logging = DockerLogging(d.log_max_size, d.log_max_files)
     backend_spec, edge_spec = networks_of(settings)
-    nets = {spec.name: network(spec, opts) for spec in (backend_spec, edge_spec)}
+    swarm = swarm_deployment(settings)
+    make_network = overlay_network if swarm else network
+    nets = {spec.name: make_network(spec, opts) for spec in (backend_spec, edge_spec)}
     backend, edge = backend_spec.name, edge_spec.name
     monitoring = settings.monitoring.enabled
     images = settings.images
@@ -190,43 +285,13 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
             ),
             nets,
             logging,
+            swarm,
         ),
         opts,
     )
-    redis = RedisServers(
-        REDIS.instance,
-        RedisServersArgs(
-            RedisHostArgs(
-                settings.redis,
-                images.redis,
-                images.haproxy,
-                backend,
-                prefix,
-                images.redis_exporter if monitoring else None,
-                REDIS.instance,
-            ),
-            nets,
-            logging,
-        ),
-        opts,
-    )
+    redis = RedisServers(REDIS.instance, RedisServersArgs(redis_host_args(settings), nets, logging, swarm), opts)
     broker = RabbitmqServer(
-        RABBITMQ.instance,
-        RabbitmqServerArgs(
-            RabbitmqHostArgs(
-                settings.rabbitmq,
-                images.rabbitmq,
-                backend,
-                prefix,
-                management_address=d.publish_address,
-                management_port=d.ports.rabbitmq_management,
-                edge_network=edge,
-                name=RABBITMQ.instance,
-            ),
-            nets,
-            logging,
-        ),
-        opts,
+        RABBITMQ.instance, RabbitmqServerArgs(rabbitmq_host_args(settings), nets, logging, swarm), opts
     )
     secret_key = random.RandomPassword("api-secret-key", length=64, special=False, opts=opts)
     app_secrets: dict[str, pulumi.Output[str]] = {
@@ -260,7 +325,8 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
             name=API_NAME,
             image=images.api,
             command=gunicorn_command(api),
-            count=d.api_containers,
+            # On a Swarm one service of that many tasks.
+            count=1 if swarm else d.api_containers,
             network=backend,
             prefix=prefix,
             resources=api.resources,
@@ -283,7 +349,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
                 name=pool_name(name),
                 image=settings.worker_image,
                 command=celery_worker_command(celery.app, name, pool),
-                count=max(pool.min_replicas, 1),
+                count=1 if swarm else max(pool.min_replicas, 1),
                 network=backend,
                 prefix=prefix,
                 resources=pool.resources,
@@ -297,7 +363,8 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
                 env=_env(tracing(pool_name(name)), common, celery_pool_env(pool)),
                 secret_env=WORKER_SECRET_ENV,
                 extra_networks=egress,
-                gpus=gpus,
+                # A Swarm reserves the NVIDIA-GPU generic resource instead (swarm_deployment).
+                gpus=0 if swarm else gpus,
                 stop_grace_seconds=pool.termination_grace_period_seconds,
             )
         )
@@ -337,8 +404,11 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
             )
         )
     for args in pools:
-        PoolContainers(args.name, PoolArgs(args, nets, app_secrets, logging), backing)
-    pool_counts = {args.name: args.count for args in pools if args.name in gpu_pools}
+        PoolContainers(args.name, PoolArgs(args, nets, app_secrets, logging, swarm), backing)
+    replicas = dict(swarm.policy.replicas) if swarm else {}
+    pool_counts = {
+        args.name: replicas.get(f"{prefix}-{args.name}", args.count) for args in pools if args.name in gpu_pools
+    }
 
     tls = settings.tls.enabled
     lb = LoadBalancerContainer(
@@ -348,6 +418,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
             nets,
             pulumi.Output.secret(d.tls_certificate_pem.get_secret_value()) if tls and d.tls_certificate_pem else None,
             logging,
+            swarm,
         ),
         opts,
     )
@@ -360,6 +431,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
                 nets,
                 broker.url,
                 logging,
+                swarm,
             ),
             opts,
         )
@@ -404,7 +476,7 @@ def outputs(
     return {
         "environment": settings.environment,
         "namespace": settings.namespace,
-        "target": "docker",
+        "target": settings.target,
         "endpoints": {
             "loadBalancer": f"{scheme}://{settings.domains.api}",
             "haproxyStats": f"http://{local}:{d.ports.haproxy_stats}/stats",
@@ -437,7 +509,7 @@ def outputs(
         },
         "flowerCredentials": {"username": "admin", "password": flower_password} if flower_password else None,
         "pools": {
-            "api": {"containers": d.api_containers},
+            "api": {"containers": api_replicas(settings)},
             "postgres": {"instances": settings.postgres.instances},
             "redis": {"instances": 1 + settings.redis.replicas, "sentinels": settings.redis.sentinels},
             **{

@@ -6,15 +6,15 @@ from components.postgres.server_config import daily_time
 from stacks.errors import Problem
 from stacks.settings import Access, PlatformSettings, UiAccess
 
-# Targets whose composition exists (design.md also describes swarm).
-BUILT_TARGETS = ("kubernetes", "docker")
+# Targets whose composition exists.
+BUILT_TARGETS = ("kubernetes", "docker", "swarm")
 
 
 def environment_warnings(settings: PlatformSettings) -> list[str]:
     """Allowed, but worth saying before `pulumi up`."""
     warnings = []
     ai = settings.celery.pools.get("ai")
-    if settings.target == "docker" and ai is not None and ai.gpu.enabled and not settings.docker.gpu:
+    if settings.target in ("docker", "swarm") and ai is not None and ai.gpu.enabled and not settings.docker.gpu:
         warnings.append(
             "teknofest-platform:docker.gpu = false: the ai pool runs on the host's CPU; inference will be slow "
             "(set it to true where the host has NVIDIA GPUs and the container toolkit)"
@@ -53,8 +53,10 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
                 f"this target is not built yet; allowed now: {', '.join(BUILT_TARGETS)}",
             )
         )
-    if settings.target == "docker":
+    if settings.target in ("docker", "swarm"):
         problems += docker_problems(settings)
+    if settings.target == "swarm":
+        problems += swarm_problems(settings)
     if settings.environment != "production":
         return problems
 
@@ -83,6 +85,16 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
     at_least(
         "loadBalancer.replicas", settings.load_balancer.replicas, 2, "one load balancer is a single point of failure"
     )
+    if settings.target == "swarm":
+        at_least("swarm.apiReplicas", api_tasks(settings), 2, "the guide's lower bound; survives a node loss")
+        if settings.swarm.colocate_members:
+            problems.append(
+                Problem(
+                    "swarm.colocateMembers",
+                    "true",
+                    "must be false in production: a primary and its replica on one node fail together",
+                )
+            )
     at_least("api.minReplicas", settings.api.min_replicas, 2, "the guide's lower bound; survives a node loss")
     at_least(
         "postgres.instances", settings.postgres.instances, 2, "a primary needs a streaming replica to fail over to"
@@ -93,7 +105,8 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
     at_least("redis.replicas", settings.redis.replicas, 1, "Sentinel needs a replica to promote")
     at_least("rabbitmq.replicas", settings.rabbitmq.replicas, 3, "quorum queues need three nodes to survive one loss")
     m = settings.monitoring
-    if m.enabled:
+    if m.enabled and settings.target == "kubernetes":
+        # The container targets run one Prometheus and one Alertmanager (design.md).
         at_least(
             "monitoring.prometheus.replicas", m.prometheus.replicas, 2, "alerts must keep firing while one is down"
         )
@@ -142,9 +155,38 @@ def docker_problems(settings: PlatformSettings) -> list[Problem]:
             Problem(
                 "monitoring.elasticsearch.nodes",
                 str(es.nodes),
-                "the docker target runs one Elasticsearch node on its host: set it to 1",
+                "the docker and swarm targets run one Elasticsearch node: set it to 1",
             )
         )
     if settings.postgres.instances > 3:
         problems.append(Problem("postgres.instances", str(settings.postgres.instances), "at most 3 on one host"))
+    return problems
+
+
+def api_tasks(settings: PlatformSettings) -> int:
+    return settings.swarm.api_replicas or settings.api.min_replicas
+
+
+def swarm_problems(settings: PlatformSettings) -> list[Problem]:
+    """What a Swarm of several hosts cannot do with these settings."""
+    problems: list[Problem] = []
+    s = settings.swarm
+    if settings.backups.destination_path is None and not s.colocate_members:
+        problems.append(
+            Problem(
+                "backups.destinationPath",
+                "<missing>",
+                "the swarm target needs 's3://bucket/path': a local repository is a volume on one node, which "
+                "the primary and its replica on other nodes cannot share (or swarm.colocateMembers on one node)",
+            )
+        )
+    if s.registry is None and not s.colocate_members:
+        problems.append(
+            Problem(
+                "swarm.registry",
+                "<missing>",
+                "the PostgreSQL image is built on the manager; the other nodes pull it from a registry such as "
+                "'registry.example.com/teknofest' (or swarm.colocateMembers on a one-node swarm)",
+            )
+        )
     return problems

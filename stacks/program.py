@@ -36,7 +36,8 @@ def main() -> None:
     settings = current_settings()
     for warning in environment_warnings(settings):
         pulumi.log.warn(warning)
-    build = build_docker_platform if settings.target == "docker" else build_kubernetes_platform
+    # The swarm target is the docker target's composition with services in place of containers.
+    build = build_kubernetes_platform if settings.target == "kubernetes" else build_docker_platform
     outputs: dict[str, Any] = build(settings)
     for name, value in outputs.items():
         pulumi.export(name, value)

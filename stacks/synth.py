@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 
+from components.common.docker.swarm import NODE_LABEL
 from components.common.yaml_text import to_yaml
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
@@ -26,6 +27,7 @@ from stacks.docker_render import container_summaries, docker_findings, files_car
 from stacks.errors import SettingsError
 from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
+from stacks.instances import LOAD_BALANCER
 from stacks.kubernetes_specs import platform_specs
 from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program
 from stacks.monitored import monitored_platform
@@ -35,6 +37,8 @@ from stacks.reachability import chart_network_policies, reachability_findings, s
 from stacks.render_output import config_files, helm_releases, manifests, plan
 from stacks.settings import PlatformSettings
 from stacks.stack_file import StackFileError, read_stack_file
+from stacks.swarm_render import config_files as swarm_config_files
+from stacks.swarm_render import service_summaries, swarm_findings
 from stacks.topology import Talk, prometheus_peer
 from stacks.validate import CrdSchemas, Finding, charts_dir, crds_dir, validate_manifests
 
@@ -53,6 +57,9 @@ class SynthResult:
     charts_folder: Path | None = None
     # The docker target's containers (file name -> summary); empty on Kubernetes.
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The swarm target's services (file name -> summary), and the node labels they are placed by.
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    node_labels: list[str] = field(default_factory=list)
 
 
 class SynthError(Exception):
@@ -77,6 +84,8 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
 
     if settings.target == "docker":
         return _docker_synth(settings, render, out, stack_file.encrypted_paths)
+    if settings.target == "swarm":
+        return _swarm_synth(settings, render, out, stack_file.encrypted_paths)
     manifest_set = manifests(render)
     configs = config_files(manifest_set)
     folder = crds_dir()
@@ -171,6 +180,67 @@ def _docker_synth(settings: PlatformSettings, render: StackRender, out: Path, en
     )
 
 
+def _swarm_synth(settings: PlatformSettings, render: StackRender, out: Path, encrypted: list[str]) -> SynthResult:
+    """The swarm target: services/ (one summary each), configs/ (every config file), the plan."""
+    summaries = service_summaries(render)
+    configs = swarm_config_files(render)
+    publisher = f"{settings.namespace}-{LOAD_BALANCER}"
+    findings = swarm_findings(render, summaries, publisher) + ordering_findings(plan(render))
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "services").mkdir(parents=True)
+    for file_name, summary in summaries.items():
+        (out / "services" / file_name).write_text(to_yaml(summary), encoding="utf-8")
+    _write_common(out, render, configs, findings)
+    labels = sorted({str(s["labels"][NODE_LABEL]) for s in summaries.values() if NODE_LABEL in s["labels"]})
+    return SynthResult(
+        out,
+        {},
+        configs,
+        findings,
+        {},
+        render.outputs,
+        encrypted,
+        None,
+        environment_warnings(settings),
+        None,
+        services=summaries,
+        node_labels=labels,
+    )
+
+
+def swarm_summary(result: SynthResult, stack: str) -> str:
+    lines = [
+        f"stack {stack} (swarm): {len(result.services)} services, {len(result.configs)} config files -> {result.out}",
+        "",
+        f"{'service':<42}{'tasks':<8}{'update':<12}placement",
+    ]
+    for s in result.services.values():
+        tasks = "global" if s["mode"] == "global" else str(s["mode"]["replicas"])
+        order = (s["updateConfig"] or {}).get("order", "-")
+        placement = s["placement"]
+        where = ", ".join(placement.get("constraints", [])) or "any node"
+        if placement.get("maxReplicas"):
+            where += f" (at most {placement['maxReplicas']} per node)"
+        lines.append(f"{s['name']:<42}{tasks:<8}{order:<12}{where}")
+    lines.append("")
+    lines.append("node labels to set (docker node update --label-add <label>=true <node>):")
+    lines += [f"  {label}" for label in result.node_labels]
+    lines.append("")
+    lines += [f"warning: {warning}" for warning in result.warnings]
+    for path in result.encrypted_paths:
+        lines.append(f"note: {path} is encrypted; a placeholder stood in for it offline")
+    if result.findings:
+        lines.append(f"{len(result.findings)} finding(s):")
+        lines += [f"  - {f.manifest}: {f.message}" for f in result.findings]
+    else:
+        lines.append(
+            "validation: every service non-root, read-only, no capabilities, secrets as Swarm secrets; "
+            "stateful ones placed by label and updated stop-first; only HAProxy published"
+        )
+    return "\n".join(lines)
+
+
 def stack_talks(settings: PlatformSettings, manifests: dict[str, dict[str, Any]]) -> list[Talk]:
     """The topology table's pairs and, with monitoring, Prometheus to every rendered monitor's target."""
     talks = list(platform_specs(settings).talks)
@@ -201,6 +271,8 @@ def docker_summary(result: SynthResult, stack: str) -> str:
 
 
 def summary(result: SynthResult, stack: str) -> str:
+    if result.services:
+        return swarm_summary(result, stack)
     if result.containers:
         return docker_summary(result, stack)
     kinds = Counter(m["kind"] for m in result.manifests.values())
@@ -244,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.diff:
         before, after = (Path(p) for p in args.diff)
         for folder in (before, after):
-            if not (folder / "manifests").is_dir() and not (folder / "containers").is_dir():
-                print(f"error: {folder} is not a synth output folder (no manifests/ or containers/)", file=sys.stderr)
+            if not any((folder / sub).is_dir() for sub in ("manifests", "containers", "services")):
+                print(
+                    f"error: {folder} is not a synth output folder (no manifests/, containers/ or services/)",
+                    file=sys.stderr,
+                )
                 return 2
         print(markdown_diff(before, after))
         return 0

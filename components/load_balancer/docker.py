@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components.common.docker.deployment import SwarmDeployment, deploy_to
 from components.common.docker.resources import (
     DockerLogging,
-    deploy,
     generated_passwords,
 )
 from components.common.names import require_instance_name
@@ -24,6 +24,8 @@ class LoadBalancerContainerArgs:
     # The PEM (chain and key) it serves when host.tls; a Pulumi secret.
     tls_certificate_pem: pulumi.Output[str] | None = None
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # Services on a Swarm instead of containers on one host.
+    swarm: SwarmDeployment | None = None
 
 
 class LoadBalancerContainer(pulumi.ComponentResource):
@@ -41,7 +43,7 @@ class LoadBalancerContainer(pulumi.ComponentResource):
                 raise ValueError(f"load balancer {name}: TLS is on but no certificate PEM is given")
             secrets[TLS_SECRET] = pulumi.Output.secret(args.tls_certificate_pem)
         spec = load_balancer_container(host)
-        deploy(name, [spec], [], args.networks, secrets, args.logging, child)
+        deploy_to(args.swarm, name, [spec], [], args.networks, secrets, args.logging, child)
         self.stats_password = secrets["haproxy-stats-password"]
         self.ui_passwords = {r.key: secrets[r.secret] for r in host.ui_routes if r.needs_auth}
         self.register_outputs({"container": host.container})

@@ -9,9 +9,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.common.docker.deployment import SwarmDeployment, deploy_to
 from components.common.docker.resources import (
     DockerLogging,
-    deploy,
     generated_passwords,
 )
 from components.common.docker.tls import private_ca, server_certificate
@@ -34,6 +34,8 @@ class MonitoringContainersArgs:
     # The AMQP URL the Celery exporter reads (a Pulumi secret).
     broker_url: pulumi.Output[str]
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # Services on a Swarm instead of containers on one host.
+    swarm: SwarmDeployment | None = None
 
 
 def elastic_secrets(name: str, host: MonitoringHostArgs, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
@@ -75,6 +77,6 @@ class MonitoringContainers(pulumi.ComponentResource):
             secrets.update(elastic_secrets(name, host, child))
             self.kibana_password = secrets[ADMIN.secret_name]
         specs = monitoring_containers(host)
-        deploy(name, specs, volumes(host), args.networks, secrets, args.logging, child)
+        deploy_to(args.swarm, name, specs, volumes(host), args.networks, secrets, args.logging, child)
         self.grafana_password = secrets[GRAFANA_PASSWORD_SECRET]
         self.register_outputs({"containers": [spec.name for spec in specs]})

@@ -10,7 +10,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.common.docker.resources import DockerLogging, deploy, local_image
+from components.common.docker.deployment import SwarmDeployment, deploy_to
+from components.common.docker.resources import DockerLogging, local_image
 from components.common.names import require_instance_name
 from components.postgres.containers import PASSWORDS, POOLER_PORT, PostgresHostArgs, postgres_containers, volumes
 
@@ -23,6 +24,8 @@ class PostgresServersArgs:
     # The networks this component's containers join, by Docker name.
     networks: Mapping[str, docker.Network]
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # Services on a Swarm instead of containers on one host.
+    swarm: SwarmDeployment | None = None
 
 
 class PostgresServers(pulumi.ComponentResource):
@@ -49,8 +52,10 @@ class PostgresServers(pulumi.ComponentResource):
         if credentials is not None:
             secrets["backup-s3-key"] = pulumi.Output.secret(credentials.access_key_id.get_secret_value())
             secrets["backup-s3-key-secret"] = pulumi.Output.secret(credentials.secret_access_key.get_secret_value())
-        image = local_image(host.image, child)
-        deploy(
+        image_spec = args.swarm.image(host.image) if args.swarm else host.image
+        image = local_image(image_spec, child)
+        deploy_to(
+            args.swarm,
             name,
             postgres_containers(host),
             volumes(host),

@@ -1,5 +1,7 @@
-"""The docker target's RabbitMQ as a container spec (pure): one node, the same rendered policy and
-definitions as on Kubernetes (quorum queues, the application user on its vhost, no guest)."""
+"""The docker target's RabbitMQ as container specs (pure): one node on one host, or a cluster of
+nodes on a Swarm that find each other by name on the overlay network (classic peer discovery) and
+share an Erlang cookie; the same rendered policy and definitions as on Kubernetes (quorum queues,
+the application user on its vhost, no guest)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from components.rabbitmq.settings import Rabbitmq
 RABBITMQ_UID = "999:999"
 DATA = "/var/lib/rabbitmq"
 DEFINITIONS_SECRET = "rabbitmq-definitions"
+COOKIE_SECRET = "rabbitmq-erlang-cookie"
 # The management UI for the operators, and the metrics Prometheus scrapes.
 ENABLED_PLUGINS = "[rabbitmq_management,rabbitmq_prometheus].\n"
 
@@ -41,10 +44,31 @@ class RabbitmqHostArgs:
     # Where the management UI is also reachable: the edge network of the published UIs.
     edge_network: str | None = None
     name: str = "rabbitmq"
+    # Cluster nodes (one container each); 1: a single node, as on one host.
+    nodes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1 or self.nodes == 2:
+            # Quorum queues need a majority: two nodes survive no loss that one would not.
+            raise ValueError(f"rabbitmq {self.name}: nodes is 1 or at least 3, not {self.nodes}")
 
     @property
     def container(self) -> str:
         return f"{self.prefix}-{self.name}"
+
+    @property
+    def clustered(self) -> bool:
+        return self.nodes > 1
+
+    def node_host(self, index: int) -> str:
+        return f"{self.name}-{index}"
+
+    def node_container(self, index: int) -> str:
+        return f"{self.container}-{index}" if self.clustered else self.container
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (DEFINITIONS_SECRET, *((COOKIE_SECRET,) if self.clustered else ()))
 
     @property
     def host(self) -> str:
@@ -63,22 +87,44 @@ def render_docker_conf(args: RabbitmqHostArgs) -> str:
         "log.console.level = info",
         "log.file = false",
     ]
+    if args.clustered:
+        # Every node is listed; a node that starts first forms the cluster, the others join it.
+        listeners.append("cluster_formation.peer_discovery_backend = classic_config")
+        listeners += [
+            f"cluster_formation.classic_config.nodes.{i + 1} = rabbit@{args.node_host(i)}" for i in range(args.nodes)
+        ]
     return render_rabbitmq_conf(args.settings, f"{SECRETS_DIR}/definitions.json") + "\n".join(listeners) + "\n"
 
 
 def volumes(args: RabbitmqHostArgs) -> list[VolumeSpec]:
-    return [VolumeSpec(f"{args.container}-data", "rabbitmq data")]
+    return [VolumeSpec(f"{args.node_container(i)}-data", "rabbitmq data") for i in range(args.nodes)]
 
 
-def rabbitmq_container(args: RabbitmqHostArgs) -> ContainerSpec:
+# The cookie is the nodes' shared secret: the server and the CLI tools read it from $HOME (the data
+# volume), which must hold it with mode 0400 before the server starts.
+_COOKIE_START = f'install -m 0400 {SECRETS_DIR}/erlang-cookie "$HOME/.erlang.cookie" && exec rabbitmq-server'
+
+
+def rabbitmq_containers(args: RabbitmqHostArgs) -> list[ContainerSpec]:
+    return [rabbitmq_container(args, i) for i in range(args.nodes)]
+
+
+def rabbitmq_container(args: RabbitmqHostArgs, index: int = 0) -> ContainerSpec:
     limits = args.settings.resources.limits
-    networks = [NetworkAttachment(args.network, (args.host,))]
+    aliases = (args.node_host(index), args.host) if args.clustered else (args.host,)
+    networks = [NetworkAttachment(args.network, aliases)]
     if args.edge_network and args.management_address:
         networks.append(NetworkAttachment(args.edge_network))
+    node = f"rabbit@{args.node_host(index)}" if args.clustered else "rabbit@localhost"
+    cookie = (
+        (Upload(f"{SECRETS_DIR}/erlang-cookie", placeholder(COOKIE_SECRET), 0o400, (COOKIE_SECRET,), "rabbitmq"),)
+        if args.clustered
+        else ()
+    )
     return ContainerSpec(
-        name=args.container,
+        name=args.node_container(index),
         image=args.image,
-        command=("rabbitmq-server",),
+        command=("/bin/sh", "-c", _COOKIE_START) if args.clustered else ("rabbitmq-server",),
         networks=tuple(networks),
         memory_mb=memory_bytes(limits.memory) // 2**20,
         cpus=cpu_millicores(limits.cpu) / 1000,
@@ -88,7 +134,7 @@ def rabbitmq_container(args: RabbitmqHostArgs) -> ContainerSpec:
             ("RABBITMQ_CONFIG_FILE", f"{CONFIG_DIR}/rabbitmq"),
             ("RABBITMQ_ENABLED_PLUGINS_FILE", f"{CONFIG_DIR}/enabled_plugins"),
             # A fixed node name: the data directory stays this node's when the container is replaced.
-            ("RABBITMQ_NODENAME", "rabbit@localhost"),
+            ("RABBITMQ_NODENAME", node),
             ("HOME", DATA),
         ),
         uploads=(
@@ -104,11 +150,12 @@ def rabbitmq_container(args: RabbitmqHostArgs) -> ContainerSpec:
                 (DEFINITIONS_SECRET,),
                 "rabbitmq",
             ),
+            *cookie,
         ),
-        volumes=(VolumeMount(f"{args.container}-data", DATA),),
+        volumes=(VolumeMount(f"{args.node_container(index)}-data", DATA),),
         tmpfs=(("/tmp", "rw,noexec,nosuid,size=16m"),),
         ports=(PortBinding(MANAGEMENT_PORT, args.management_port, args.management_address),)
-        if args.management_address
+        if args.management_address and index == 0
         else (),
         stop_grace_seconds=60,
         capability="rabbitmq",

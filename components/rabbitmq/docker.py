@@ -8,13 +8,19 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components.common.docker.deployment import SwarmDeployment, deploy_to
 from components.common.docker.resources import (
     DockerLogging,
-    deploy,
     generated_passwords,
 )
 from components.common.names import require_instance_name
-from components.rabbitmq.containers import DEFINITIONS_SECRET, RabbitmqHostArgs, rabbitmq_container, volumes
+from components.rabbitmq.containers import (
+    COOKIE_SECRET,
+    DEFINITIONS_SECRET,
+    RabbitmqHostArgs,
+    rabbitmq_containers,
+    volumes,
+)
 from components.rabbitmq.manifests import ADMIN_USER, AMQP_PORT, APP_USER, definitions_json
 
 
@@ -23,6 +29,8 @@ class RabbitmqServerArgs:
     host: RabbitmqHostArgs
     networks: Mapping[str, docker.Network]
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # Services on a Swarm instead of containers on one host.
+    swarm: SwarmDeployment | None = None
 
 
 class RabbitmqServer(pulumi.ComponentResource):
@@ -42,8 +50,10 @@ class RabbitmqServer(pulumi.ComponentResource):
             lambda pws: definitions_json(pws[0], pws[1])
         )
         secrets: dict[str, pulumi.Output[str]] = {DEFINITIONS_SECRET: pulumi.Output.secret(definitions)}
-        spec = rabbitmq_container(host)
-        deploy(name, [spec], volumes(host), args.networks, secrets, args.logging, child)
+        if host.clustered:
+            secrets[COOKIE_SECRET] = generated_passwords(name, ("erlang-cookie",), child)["erlang-cookie"]
+        specs = rabbitmq_containers(host)
+        deploy_to(args.swarm, name, specs, volumes(host), args.networks, secrets, args.logging, child)
         self.url = pulumi.Output.secret(app.apply(lambda pw: host.url(APP_USER, pw)))
         self.admin_password = admin
         self.amqp_endpoint = f"{host.host}:{AMQP_PORT}"

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components.common.docker.deployment import SwarmDeployment, deploy_to
 from components.common.docker.resources import (
     DockerLogging,
-    deploy,
     generated_passwords,
 )
 from components.common.names import require_instance_name
@@ -25,6 +25,8 @@ class RedisServersArgs:
     host: RedisHostArgs
     networks: Mapping[str, docker.Network]
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # Services on a Swarm instead of containers on one host.
+    swarm: SwarmDeployment | None = None
 
 
 class RedisServers(pulumi.ComponentResource):
@@ -43,7 +45,7 @@ class RedisServers(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         secrets = generated_passwords(name, host.secrets, child)
         specs = redis_containers(host)
-        deploy(name, specs, volumes(host), args.networks, secrets, args.logging, child)
+        deploy_to(args.swarm, name, specs, volumes(host), args.networks, secrets, args.logging, child)
         self.password = secrets[password_secret(APP_USER)]
         self.sentinel_password = secrets["redis-sentinels-password"]
         self.master_endpoint = host.master_endpoint

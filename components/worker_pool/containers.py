@@ -64,7 +64,7 @@ class PoolContainersArgs:
 
 
 def pool_containers(args: PoolContainersArgs) -> list[ContainerSpec]:
-    limits = args.resources.limits
+    limits, requests = args.resources.limits, args.resources.requests
     user = f"{APP_USER}:{APP_USER}"
     return [
         ContainerSpec(
@@ -77,6 +77,8 @@ def pool_containers(args: PoolContainersArgs) -> list[ContainerSpec]:
             ),
             memory_mb=memory_bytes(limits.memory) // 2**20,
             cpus=cpu_millicores(limits.cpu) / 1000,
+            memory_reservation_mb=memory_bytes(requests.memory) // 2**20,
+            cpu_reservation=cpu_millicores(requests.cpu) / 1000,
             healthcheck=args.healthcheck,
             user=user,
             env=args.env,

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.common.docker.resources import DockerLogging, deploy
+from components.common.docker.deployment import SwarmDeployment, deploy_to
+from components.common.docker.resources import DockerLogging
 from components.common.names import require_instance_name
 from components.worker_pool.containers import PoolContainersArgs, pool_containers, secret_name
 
@@ -20,6 +21,8 @@ class PoolArgs:
     # The value of every variable in `pool.secret_env` (URLs with passwords: Pulumi secrets).
     secrets: Mapping[str, pulumi.Output[str]]
     logging: DockerLogging = field(default_factory=DockerLogging)
+    # Services on a Swarm instead of containers on one host.
+    swarm: SwarmDeployment | None = None
 
 
 class PoolContainers(pulumi.ComponentResource):
@@ -36,6 +39,6 @@ class PoolContainers(pulumi.ComponentResource):
             secret_name(v): pulumi.Output.secret(args.secrets[v]) for v in args.pool.secret_env
         }
         specs = pool_containers(args.pool)
-        deploy(name, specs, [], args.networks, secrets, args.logging, child)
+        deploy_to(args.swarm, name, specs, [], args.networks, secrets, args.logging, child)
         self.containers = [spec.name for spec in specs]
         self.register_outputs({"containers": self.containers})

@@ -57,6 +57,7 @@ from stacks.settings.docker import DockerHost, PublishedPorts
 from stacks.settings.edge import CertManagerIssuer, Domains, Tls
 from stacks.settings.images import Images
 from stacks.settings.platform import Environment, PlatformSettings, Target
+from stacks.settings.swarm import SwarmCluster
 
 __all__ = [
     "Access",
@@ -111,6 +112,7 @@ __all__ = [
     "RetentionPeriod",
     "S3Credentials",
     "ScalingPolicy",
+    "SwarmCluster",
     "Target",
     "Tls",
     "Tracing",

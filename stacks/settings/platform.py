@@ -22,9 +22,10 @@ from stacks.settings.cluster import KubernetesCluster
 from stacks.settings.docker import DockerHost
 from stacks.settings.edge import Domains, Tls
 from stacks.settings.images import Images
+from stacks.settings.swarm import SwarmCluster
 
 Environment = Literal["dev", "staging", "production"]
-Target = Literal["kubernetes", "docker"]
+Target = Literal["kubernetes", "docker", "swarm"]
 
 
 class PlatformSettings(Model):
@@ -32,8 +33,10 @@ class PlatformSettings(Model):
     target: Target = "kubernetes"
     namespace: DnsLabel
     kubernetes: KubernetesCluster = KubernetesCluster()
-    # The host of the docker target (ignored by the kubernetes target).
+    # The host of the docker target, or a manager of the swarm target's Swarm (ignored by kubernetes).
     docker: DockerHost = DockerHost()
+    # What only the swarm target needs (placement, replicas, publishing).
+    swarm: SwarmCluster = SwarmCluster()
     cluster_addons: ClusterAddons = ClusterAddons()
     images: Images = Images()
     api: ApiPool = ApiPool()

@@ -145,7 +145,20 @@ def test_structured_values_arrive_as_json_text() -> None:
         ({"rabbitmq": {"replicas": 4}}, "rabbitmq.replicas = 4: must be odd"),
         ({"redis": {"quorum": 4}}, "redis.quorum = 4: quorum (4) must not exceed sentinels (3)"),
         ({"namespace": "Teknofest_Prod"}, "namespace = 'Teknofest_Prod': must be a DNS-1123 label"),
-        ({"target": "swarm"}, "target = 'swarm': Input should be 'kubernetes' or 'docker'"),
+        ({"target": "nomad"}, "target = 'nomad': Input should be 'kubernetes', 'docker' or 'swarm'"),
+        (
+            {"target": "swarm", "swarm": {"publishMode": "routing-mesh"}},
+            "swarm.publishMode = 'routing-mesh': Input should be 'host' or 'ingress'",
+        ),
+        (
+            {"target": "swarm", "swarm": {"colocateMembers": True}},
+            "swarm.colocateMembers = true: must be false in production",
+        ),
+        (
+            {"target": "swarm", "backups": {"destinationPath": None}},
+            "backups.destinationPath = <missing>: the swarm target needs 's3://bucket/path'",
+        ),
+        ({"target": "swarm"}, "swarm.registry = <missing>: the PostgreSQL image is built on the manager"),
         # Single-host production keeps production's rules: TLS needs a certificate to serve.
         ({"target": "docker"}, "docker.tlsCertificatePem = <missing>: tls.enabled needs the PEM"),
         (
@@ -159,7 +172,7 @@ def test_structured_values_arrive_as_json_text() -> None:
         ({"docker": {"publishAddress": "localhost"}}, "docker.publishAddress = 'localhost': must be an IP address"),
         (
             {"target": "docker", "monitoring": {"elasticsearch": {"nodes": 3}}},
-            "monitoring.elasticsearch.nodes = 3: the docker target runs one Elasticsearch node on its host",
+            "monitoring.elasticsearch.nodes = 3: the docker and swarm targets run one Elasticsearch node",
         ),
         (
             {"backups": {"destinationPath": "s3://b/p", "schedule": "0 2 * * *"}},

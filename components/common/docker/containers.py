@@ -166,6 +166,9 @@ class ContainerSpec:
     root_because: str = ""
     # The open-files limit (soft and hard) where the program needs more than the host's default.
     open_files: int | None = None
+    # What a Swarm reserves for a task on its node (None: the limit, as Kubernetes' Guaranteed).
+    memory_reservation_mb: int | None = None
+    cpu_reservation: float | None = None
 
     def __post_init__(self) -> None:
         if not self.command or self.command[0].startswith("-"):
@@ -252,6 +255,8 @@ class LocalImage:
     context: str
     dockerfile: str
     args: tuple[tuple[str, str], ...] = ()
+    # Pushed to its registry (name) after the build: a Swarm's other nodes pull it from there.
+    push: bool = False
 
 
 @dataclass(frozen=True)

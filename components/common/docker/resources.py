@@ -78,12 +78,13 @@ def network(spec: NetworkSpec, opts: pulumi.ResourceOptions) -> docker.Network:
 
 
 def local_image(spec: LocalImage, opts: pulumi.ResourceOptions) -> docker.Image:
-    """Built by the engine of the host from the repository's Dockerfile; never pushed."""
+    """Built by the engine of the host from the repository's Dockerfile; pushed only for a Swarm
+    whose other nodes must pull it."""
     return docker.Image(
         spec.name.split("/")[-1].replace(":", "-"),
         image_name=spec.name,
         build=docker.DockerBuildArgs(context=spec.context, dockerfile=spec.dockerfile, args=dict(spec.args) or None),
-        skip_push=True,
+        skip_push=not spec.push,
         opts=opts,
     )
 
@@ -129,7 +130,7 @@ ROOT_BECAUSE = "org.teknofest.root-because"
 UNCHECKED_BECAUSE = "org.teknofest.unchecked-because"
 
 
-def _exceptions(spec: ContainerSpec) -> tuple[tuple[str, str], ...]:
+def exception_labels(spec: ContainerSpec) -> tuple[tuple[str, str], ...]:
     found = []
     if spec.root_because:
         found.append((ROOT_BECAUSE, spec.root_because))
@@ -230,7 +231,7 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         labels=[
             *(
                 docker.ContainerLabelArgs(label=key, value=value)
-                for key, value in (MANAGED_BY, (SERVICE_LABEL, spec.name), *spec.labels, *_exceptions(spec))
+                for key, value in (MANAGED_BY, (SERVICE_LABEL, spec.name), *spec.labels, *exception_labels(spec))
             ),
             *([_digest_label(spec, ctx, uploads)] if uploads else []),
         ],
