@@ -140,6 +140,7 @@ def swarm_deployment(settings: PlatformSettings) -> SwarmDeployment | None:
         placed=tuple(redis.container(sentinel) for sentinel in redis.sentinels),
         update_delay_seconds=s.update_delay_seconds,
         update_monitor_seconds=s.update_monitor_seconds,
+        reservations=s.reservations,
     )
     return SwarmDeployment(policy, s.registry)
 
@@ -282,6 +283,7 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
                 prefix,
                 images.postgres_exporter if monitoring else None,
                 POSTGRES.instance,
+                swarm=swarm is not None,
             ),
             nets,
             logging,
@@ -330,7 +332,9 @@ def build_docker_platform(settings: PlatformSettings) -> dict[str, Any]:
             network=backend,
             prefix=prefix,
             resources=api.resources,
-            healthcheck=http_healthcheck(api.port, api.probes.ready_path),
+            # A Swarm replaces a task whose check fails: there the check is liveness, and HAProxy's
+            # own checks of the ready path take a task out of rotation (on one host: readiness).
+            healthcheck=http_healthcheck(api.port, api.probes.live_path if swarm else api.probes.ready_path),
             # The API sends Celery tasks: it routes them and declares their queues as the workers do.
             env=_env(tracing(API_NAME), celery_task_env, api_env(settings.environment, api), api_extra, api.env),
             secret_env=APP_SECRET_ENV,

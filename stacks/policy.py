@@ -87,6 +87,10 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
     )
     if settings.target == "swarm":
         at_least("swarm.apiReplicas", api_tasks(settings), 2, "the guide's lower bound; survives a node loss")
+        if not settings.swarm.reservations:
+            problems.append(
+                Problem("swarm.reservations", "false", "must be true in production: nothing would be guaranteed")
+            )
         if settings.swarm.colocate_members:
             problems.append(
                 Problem(

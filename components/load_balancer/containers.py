@@ -17,8 +17,8 @@ from components.common.docker.containers import (
     haproxy_open_files,
     placeholder,
     secret_file,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.load_balancer.haproxy_config import (
     COOKIE_KEY_ENV,
     STATS_PASSWORD_ENV,
@@ -110,7 +110,6 @@ def haproxy_inputs(args: LoadBalancerHostArgs) -> HaproxyInputs:
 
 
 def load_balancer_container(args: LoadBalancerHostArgs) -> ContainerSpec:
-    limits = args.settings.resources.limits
     inputs = haproxy_inputs(args)
     ports = [PortBinding(inputs.http_port, args.http_port, args.edge_address)]
     if args.tls:
@@ -131,8 +130,7 @@ def load_balancer_container(args: LoadBalancerHostArgs) -> ContainerSpec:
         # Its name on the backend network: Prometheus scrapes its stats frontend there (without the
         # alias the scrape never resolved; seen on the engine tier).
         networks=(NetworkAttachment(args.network, (args.name,)), NetworkAttachment(args.edge_network)),
-        memory_mb=memory_bytes(limits.memory) // 2**20,
-        cpus=cpu_millicores(limits.cpu) / 1000,
+        **sized(args.settings.resources),
         healthcheck=haproxy_healthcheck(f"{RUNTIME}/haproxy.cfg"),
         user=HAPROXY_UID,
         env=((STATS_USER_ENV, "admin"),),

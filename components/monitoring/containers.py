@@ -21,8 +21,8 @@ from components.common.docker.containers import (
     VolumeSpec,
     placeholder,
     secret_file,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.common.yaml_text import to_yaml
 from components.monitoring import elastic, jaeger, loki, otel
 from components.monitoring.alert_rules import rule_groups
@@ -98,10 +98,6 @@ class MonitoringHostArgs:
         return (*own, *self.elastic.secrets) if self.elasticsearch else own
 
 
-def _limits(spec: ServerSpec) -> tuple[int, float]:
-    return memory_bytes(spec.resources.limits.memory) // 2**20, cpu_millicores(spec.resources.limits.cpu) / 1000
-
-
 def _wget(port: int, path: str) -> Healthcheck:
     return Healthcheck.shell(f"wget -q -O /dev/null http://127.0.0.1:{port}{path}", start_period_seconds=60)
 
@@ -127,7 +123,6 @@ def server_container(
 ) -> ContainerSpec:
     """A monitoring server of the Kubernetes target as a container: its image's program (`binary`)
     with the same arguments, its rendered config under CONFIG_DIR."""
-    memory, cpus = _limits(spec)
     command = binary + tuple(a.replace(spec.config_dir, CONFIG_DIR).replace("$(POD_IP)", "0.0.0.0") for a in spec.args)
     networks = [NetworkAttachment(args.network, (spec.name,))]
     if ports:
@@ -138,8 +133,7 @@ def server_container(
         image=spec.image,
         command=command,
         networks=tuple(networks),
-        memory_mb=memory,
-        cpus=cpus,
+        **sized(spec.resources),
         healthcheck=healthcheck,
         unchecked_because=unchecked_because,
         user=f"{spec.user}:{spec.user}",
@@ -190,7 +184,6 @@ def prometheus_inputs(args: MonitoringHostArgs) -> PrometheusInputs:
 
 def prometheus_container(args: MonitoringHostArgs) -> ContainerSpec:
     m = args.platform.monitoring
-    resources = m.prometheus.resources.limits
     rules = to_yaml({"groups": rule_groups(args.platform)})
     return ContainerSpec(
         name=args.container("prometheus"),
@@ -207,8 +200,7 @@ def prometheus_container(args: MonitoringHostArgs) -> ContainerSpec:
             NetworkAttachment(args.network, ("prometheus",)),
             NetworkAttachment(args.edge_network, ("prometheus",)),
         ),
-        memory_mb=memory_bytes(resources.memory) // 2**20,
-        cpus=cpu_millicores(resources.cpu) / 1000,
+        **sized(m.prometheus.resources),
         healthcheck=_wget(PROMETHEUS_PORT, "/-/ready"),
         user=NOBODY,
         uploads=(
@@ -369,8 +361,7 @@ def log_shipper_container(args: MonitoringHostArgs) -> ContainerSpec:
         image=spec.image,
         command=(*COLLECTOR_BINARY, f"--config={CONFIG_DIR}/config.yaml"),
         networks=(NetworkAttachment(args.network, (otel.AGENT,)),),
-        memory_mb=memory_bytes(otel.AGENT_RESOURCES.limits.memory) // 2**20,
-        cpus=cpu_millicores(otel.AGENT_RESOURCES.limits.cpu) / 1000,
+        **sized(otel.AGENT_RESOURCES),
         healthcheck=None,
         unchecked_because="the collector image is a static binary without a shell; Prometheus scrapes it",
         user="0:0",

@@ -20,8 +20,8 @@ from components.common.docker.containers import (
     VolumeSpec,
     placeholder,
     secret_file,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.common.yaml_text import to_yaml
 from components.monitoring import elastic, retention
 from components.monitoring.platform import MonitoredPlatform
@@ -165,24 +165,18 @@ exec {ES_HOME}/bin/elasticsearch
 HEALTH_NETRC = "elasticsearch-health.netrc"
 
 
-def _limits(platform: MonitoredPlatform) -> tuple[int, float]:
-    limits = platform.monitoring.elasticsearch.resources.limits
-    return memory_bytes(limits.memory) // 2**20, cpu_millicores(limits.cpu) / 1000
-
-
 def elasticsearch_container(args: ElasticHostArgs) -> ContainerSpec:
     p = args.platform
-    memory, cpus = _limits(p)
+    size = sized(p.monitoring.elasticsearch.resources)
     # Half the container's memory to the heap, the rest to the file cache (Elastic's advice).
-    heap = max(256, memory // 2)
+    heap = max(256, size["memory_mb"] // 2)
     netrc = f"machine localhost login {elastic.MONITOR.username} password {placeholder(elastic.MONITOR.secret_name)}\n"
     return ContainerSpec(
         name=args.container(elastic.NAME),
         image=elasticsearch_image(p.monitoring.elasticsearch.version),
         command=("/bin/bash", f"{CONFIG_DIR}/start-elasticsearch.sh"),
         networks=(NetworkAttachment(args.network, (elastic.NAME,)),),
-        memory_mb=memory,
-        cpus=cpus,
+        **size,
         # Yellow is healthy for one node (no replica has a second node to go to).
         healthcheck=Healthcheck.shell(
             f"curl --silent --fail --cacert {ES_CONFIG}/certs/ca.crt --netrc-file {SECRETS_DIR}/{HEALTH_NETRC} "
@@ -247,7 +241,6 @@ def render_kibana_yml(args: ElasticHostArgs) -> str:
 
 def kibana_container(args: ElasticHostArgs) -> ContainerSpec:
     p = args.platform
-    resources = elastic.KIBANA_RESOURCES.limits
     # Kibana's whole config holds its user's password and keys: one secret file.
     secrets = (KIBANA_USER.secret_name, *KIBANA_KEYS)
     return ContainerSpec(
@@ -258,8 +251,7 @@ def kibana_container(args: ElasticHostArgs) -> ContainerSpec:
             NetworkAttachment(args.network, (elastic.KIBANA,)),
             NetworkAttachment(args.edge_network, (elastic.KIBANA,)),
         ),
-        memory_mb=memory_bytes(resources.memory) // 2**20,
-        cpus=cpu_millicores(resources.cpu) / 1000,
+        **sized(elastic.KIBANA_RESOURCES),
         # 503 while Kibana starts (migrations); 200 or 401 (it asks for a login) once it serves.
         healthcheck=Healthcheck.shell(
             f"curl --silent --output /dev/null --write-out '%{{http_code}}' --cacert {elastic.ca_file(p)} "
@@ -295,8 +287,7 @@ def exporter_container(args: ElasticHostArgs) -> ContainerSpec:
             *(a.replace("$(POD_IP)", "") for a in spec.args),
         ),
         networks=(NetworkAttachment(args.network, (elastic.EXPORTER,)),),
-        memory_mb=memory_bytes(spec.resources.limits.memory) // 2**20,
-        cpus=cpu_millicores(spec.resources.limits.cpu) / 1000,
+        **sized(spec.resources),
         healthcheck=Healthcheck.shell(f"wget -q -O /dev/null http://127.0.0.1:{elastic.EXPORTER_PORT}/healthz"),
         user="65534:65534",
         env=(("ES_USERNAME", elastic.MONITOR.username),),

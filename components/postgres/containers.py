@@ -18,8 +18,8 @@ from components.common.docker.containers import (
     VolumeMount,
     VolumeSpec,
     secret_file,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.postgres.server_config import (
     MONITOR_USER,
     RO_SUFFIX,
@@ -70,13 +70,18 @@ class PostgresHostArgs:
     # The postgres-exporter image; None: no exporter (no monitoring).
     exporter_image: str | None = None
     name: str = "postgres"
+    # On a Swarm: tasks have no name a server can check (below).
+    swarm: bool = False
 
     def container(self, role: str) -> str:
         return f"{self.prefix}-{self.name}-{role}"
 
     def fqdn(self, role: str) -> str:
-        """How Docker's DNS names a container's address, forward and back: pg_hba.conf matches it."""
-        return f"{self.container(role)}.{self.network}"
+        """How Docker's DNS names a container's address, forward and back: pg_hba.conf matches it.
+        A Swarm task's address has a name only once its healthcheck passes, and then one with its
+        task ID: a replica cloning the primary has none. There pg_hba.conf admits the server's own
+        network (`samenet`: the internal, encrypted, non-attachable backend), per user."""
+        return "samenet" if self.swarm else f"{self.container(role)}.{self.network}"
 
     @property
     def replicas(self) -> tuple[str, ...]:
@@ -132,11 +137,6 @@ def volumes(args: PostgresHostArgs) -> list[VolumeSpec]:
     return found
 
 
-def _limits(settings: Postgres) -> tuple[int, float]:
-    limits = settings.resources.limits
-    return memory_bytes(limits.memory) // 2**20, cpu_millicores(limits.cpu) / 1000
-
-
 def _server_inputs(args: PostgresHostArgs) -> ServerInputs:
     return ServerInputs(
         args.settings,
@@ -181,14 +181,12 @@ def _server(
     tmpfs: tuple[tuple[str, str], ...] = (),
 ) -> ContainerSpec:
     server = _server_inputs(args)
-    memory, cpus = _limits(args.settings)
     return ContainerSpec(
         name=args.container(role),
         image=args.image.name,
         command=("sh", f"{CONFIG_DIR}/postgres-start.sh"),
         networks=(NetworkAttachment(args.network, (alias,)),),
-        memory_mb=memory,
-        cpus=cpus,
+        **sized(args.settings.resources),
         healthcheck=_ready(),
         user=POSTGRES_UID,
         # The official image sets PGDATA to the volume's root, which the start-up script would take

@@ -18,8 +18,8 @@ from components.common.docker.containers import (
     VolumeMount,
     VolumeSpec,
     placeholder,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.rabbitmq.manifests import AMQP_PORT, MANAGEMENT_PORT, PROMETHEUS_PORT, VHOST, render_rabbitmq_conf
 from components.rabbitmq.settings import Rabbitmq
 
@@ -100,9 +100,27 @@ def volumes(args: RabbitmqHostArgs) -> list[VolumeSpec]:
     return [VolumeSpec(f"{args.node_container(i)}-data", "rabbitmq data") for i in range(args.nodes)]
 
 
-# The cookie is the nodes' shared secret: the server and the CLI tools read it from $HOME (the data
-# volume), which must hold it with mode 0400 before the server starts.
-_COOKIE_START = f'install -m 0400 {SECRETS_DIR}/erlang-cookie "$HOME/.erlang.cookie" && exec rabbitmq-server'
+# A clustered node is healthy once its runtime answers, not once the broker has booted: a Swarm's
+# DNS answers for a task only when it is healthy, and a node that restarts waits for its peers by
+# name before it boots (after a whole-cluster stop each waits for the others: with a boot-level
+# check none would ever resolve).
+_NODE_RUNNING = Healthcheck.shell("rabbitmq-diagnostics -q ping", start_period_seconds=60)
+
+
+def node_start(args: RabbitmqHostArgs, index: int) -> str:
+    """A clustered node's start: the cookie (the nodes' shared secret, read by the server and the
+    CLI tools from $HOME, the data volume) in place with mode 0400; a node that has never run
+    waits until the node before it has booted (a node joining one that is still importing the
+    definitions found the vhost down, seen on the engine tier), for ten minutes at most."""
+    lines = [f'install -m 0400 {SECRETS_DIR}/erlang-cookie "$HOME/.erlang.cookie"']
+    if index:
+        before = f"rabbit@{args.node_host(index - 1)}"
+        lines.append(
+            f'[ -d "$HOME/mnesia/rabbit@{args.node_host(index)}" ] || for attempt in $(seq 300); do '
+            f"rabbitmq-diagnostics -q -n {before} check_running >/dev/null 2>&1 && break; sleep 2; done"
+        )
+    lines.append("exec rabbitmq-server")
+    return "\n".join(lines)
 
 
 def rabbitmq_containers(args: RabbitmqHostArgs) -> list[ContainerSpec]:
@@ -110,7 +128,6 @@ def rabbitmq_containers(args: RabbitmqHostArgs) -> list[ContainerSpec]:
 
 
 def rabbitmq_container(args: RabbitmqHostArgs, index: int = 0) -> ContainerSpec:
-    limits = args.settings.resources.limits
     aliases = (args.node_host(index), args.host) if args.clustered else (args.host,)
     networks = [NetworkAttachment(args.network, aliases)]
     if args.edge_network and args.management_address:
@@ -124,11 +141,16 @@ def rabbitmq_container(args: RabbitmqHostArgs, index: int = 0) -> ContainerSpec:
     return ContainerSpec(
         name=args.node_container(index),
         image=args.image,
-        command=("/bin/sh", "-c", _COOKIE_START) if args.clustered else ("rabbitmq-server",),
+        command=("/bin/sh", "-c", node_start(args, index)) if args.clustered else ("rabbitmq-server",),
         networks=tuple(networks),
-        memory_mb=memory_bytes(limits.memory) // 2**20,
-        cpus=cpu_millicores(limits.cpu) / 1000,
-        healthcheck=Healthcheck.shell("rabbitmq-diagnostics -q check_port_connectivity", start_period_seconds=60),
+        **sized(args.settings.resources),
+        healthcheck=_NODE_RUNNING
+        if args.clustered
+        else Healthcheck.shell("rabbitmq-diagnostics -q check_port_connectivity", start_period_seconds=60),
+        # Its own name resolves from its start (epmd needs it); the first node forms the cluster
+        # and each next one joins it once the one before answers.
+        hostname=args.node_host(index) if args.clustered else None,
+        after=(args.node_container(index - 1),) if args.clustered and index else (),
         user=RABBITMQ_UID,
         env=(
             ("RABBITMQ_CONFIG_FILE", f"{CONFIG_DIR}/rabbitmq"),

@@ -21,8 +21,8 @@ from components.common.docker.containers import (
     haproxy_open_files,
     placeholder,
     secret_file,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.load_balancer.haproxy_config import RedisMasterInputs, render_redis_master_cfg
 from components.redis.manifests import redis_inputs
 from components.redis.redis_config import (
@@ -139,16 +139,13 @@ def _ping(user: AclUser, port: int, password_file: str) -> Healthcheck:
 
 
 def redis_containers(args: RedisHostArgs) -> list[ContainerSpec]:
-    limits = args.settings.resources.limits
-    memory, cpus = memory_bytes(limits.memory) // 2**20, cpu_millicores(limits.cpu) / 1000
     servers = [
         ContainerSpec(
             name=args.container(i),
             image=args.image,
             command=("sh", f"{CONFIG_DIR}/redis-start.sh"),
             networks=(NetworkAttachment(args.network, (args.alias(i),)),),
-            memory_mb=memory,
-            cpus=cpus,
+            **sized(args.settings.resources),
             healthcheck=_ping(MONITOR_USER, 6379, f"{SECRETS_DIR}/{password_secret(MONITOR_USER)}"),
             user=REDIS_UID,
             env=_script_env(args, i),

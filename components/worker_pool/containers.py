@@ -12,8 +12,8 @@ from components.common.docker.containers import (
     NetworkAttachment,
     PortBinding,
     secret_file,
+    sized,
 )
-from components.common.quantities import cpu_millicores, memory_bytes
 from components.common.values import Resources
 from components.worker_pool.manifests import APP_USER
 
@@ -64,7 +64,6 @@ class PoolContainersArgs:
 
 
 def pool_containers(args: PoolContainersArgs) -> list[ContainerSpec]:
-    limits, requests = args.resources.limits, args.resources.requests
     user = f"{APP_USER}:{APP_USER}"
     return [
         ContainerSpec(
@@ -75,10 +74,7 @@ def pool_containers(args: PoolContainersArgs) -> list[ContainerSpec]:
                 NetworkAttachment(args.network, (args.alias or args.name,)),
                 *(NetworkAttachment(n) for n in args.extra_networks),
             ),
-            memory_mb=memory_bytes(limits.memory) // 2**20,
-            cpus=cpu_millicores(limits.cpu) / 1000,
-            memory_reservation_mb=memory_bytes(requests.memory) // 2**20,
-            cpu_reservation=cpu_millicores(requests.cpu) / 1000,
+            **sized(args.resources),
             healthcheck=args.healthcheck,
             user=user,
             env=args.env,

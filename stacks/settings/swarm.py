@@ -37,3 +37,6 @@ class SwarmCluster(Model):
     # A new task must stay healthy this long before the next one is updated (else: rollback).
     update_monitor_seconds: Annotated[int, Field(ge=5, le=600)] = 30
     update_delay_seconds: Annotated[int, Field(ge=0, le=600)] = 5
+    # Each task's CPU and memory requests reserved on its node, as Kubernetes schedules by them.
+    # False only on a lab swarm smaller than the platform's requests (nothing is then guaranteed).
+    reservations: bool = True

@@ -249,14 +249,16 @@ def _descendants(resources: list[RegisteredResource]) -> dict[str, set[str]]:
     return {r.urn: under(r.urn) for r in resources if not r.custom}
 
 
-def steps(resources: list[RegisteredResource]) -> list[Step]:
+def steps(
+    resources: list[RegisteredResource], check: Callable[[str, str, Mapping[str, Any]], None] = check_fields
+) -> list[Step]:
     components = _descendants(resources)
     found = []
     for resource in resources:
         if not resource.custom or resource.type.startswith(VALUES_ONLY):
             continue
         inputs = unwrap(resource.inputs, mask=False)
-        check_fields(resource.type, resource.name, inputs)
+        check(resource.type, resource.name, inputs)
         depends: set[str] = set()
         for urn in resource.dependencies:
             depends |= components.get(urn, {urn})

@@ -22,10 +22,12 @@ def https(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def request(ca: trustme.CA, method: str, path: str, timeout: float = 90) -> tuple[int, dict[str, Any]]:
+def request(
+    ca: trustme.CA, method: str, path: str, timeout: float = 90, port: int = PORTS["https"]
+) -> tuple[int, dict[str, Any]]:
     """One request to the API through HAProxy's TLS listener, by its host name."""
     # The test certificate names 127.0.0.1 too: verified; HAProxy routes by the Host header.
-    connection = http.client.HTTPSConnection("127.0.0.1", PORTS["https"], timeout=timeout, context=https(ca))
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=https(ca))
     try:
         connection.request(method, path, headers={"Host": API_HOST})
         response = connection.getresponse()
@@ -45,6 +47,7 @@ class SteadyLoad:
     ca: trustme.CA
     path: str = "/ping"
     per_second: float = 8.0
+    port: int = PORTS["https"]
     # (sent at, status or 0 where the connection failed, answering host or error, seconds taken)
     results: list[tuple[float, int, str, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -56,7 +59,7 @@ class SteadyLoad:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                status, body = request(self.ca, "GET", self.path, timeout=10)
+                status, body = request(self.ca, "GET", self.path, timeout=10, port=self.port)
                 self.results.append((started, status, str(body.get("host", body)), time.monotonic() - started))
             except OSError as exc:
                 self.results.append((started, 0, f"{type(exc).__name__}: {exc}", time.monotonic() - started))

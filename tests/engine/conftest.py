@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,15 @@ import pytest
 import trustme
 import yaml
 
-from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program
+from components.common.docker.swarm import NODE_LABEL
+from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program, unwrap
 from stacks.stack_file import read_stack_file
 from tests.engine.applier import Applied, Applier, remove_managed
 from tests.engine.engine import DebianMirror, Engine, base_image, debian_mirror, running_engine
 from tests.engine.images import Built, build_all
 from tests.engine.measurements import MEASUREMENTS
 from tests.engine.standins import NOT_EXERCISED, not_exercised_because, standin_for
+from tests.engine.swarm_applier import SERVICE, SwarmApplied, SwarmApplier, remove_swarm_managed
 
 MANAGED = "org.teknofest.managed-by=teknofest-platform"
 PREFIX = "teknofest-dev"
@@ -79,9 +81,18 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     require("dockerd", "docker.io")
     require("debootstrap", "debootstrap")
     with running_engine(tmp_path_factory.mktemp("engine")) as started:
-        remove_managed(started.client, MANAGED)
+        reset(started.client)
         yield started
-        remove_managed(started.client, MANAGED)
+        reset(started.client)
+
+
+def reset(client: Any) -> None:
+    """What an earlier run left on the cached data root: a swarm's services first, then the swarm
+    itself, then containers, networks and volumes."""
+    if client.info().get("Swarm", {}).get("LocalNodeState") == "active":
+        remove_swarm_managed(client, MANAGED)
+        client.swarm.leave(force=True)
+    remove_managed(client, MANAGED)
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +144,19 @@ def engine_render(certificate_authority: trustme.CA, tmp_path_factory: pytest.Te
     return run_program("dev", stack_file.config, [*stack_file.secret_keys, "teknofest-platform:docker"])
 
 
+def standin_lookup(standin_images: dict[str, Built]) -> Callable[[str], str | None]:
+    """A pinned reference -> the tag of the stand-in built for it (None: none stands in)."""
+    tags = {standin.standin.pins: standin.tag for standin in standin_images.values()}
+
+    def image_for(reference: str) -> str | None:
+        for pins, tag in tags.items():
+            if reference.startswith(pins):
+                return tag
+        return None
+
+    return image_for
+
+
 def image_table(images: dict[str, Built], render: StackRender) -> list[str]:
     pinned = sorted(
         {
@@ -154,7 +178,7 @@ def image_table(images: dict[str, Built], render: StackRender) -> list[str]:
     return rows
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def platform(
     engine: Engine,
     mirror: DebianMirror,
@@ -162,14 +186,8 @@ def platform(
     engine_render: StackRender,
     certificate_authority: trustme.CA,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Platform:
-    tags = {standin.standin.pins: standin.tag for standin in standin_images.values()}
-
-    def image_for(reference: str) -> str | None:
-        for pins, tag in tags.items():
-            if reference.startswith(pins):
-                return tag
-        return None
+) -> Iterator[Platform]:
+    image_for = standin_lookup(standin_images)
 
     MEASUREMENTS.append("pinned image -> stand-in (what differs: the version):")
     MEASUREMENTS.extend(image_table(standin_images, engine_render))
@@ -186,9 +204,11 @@ def platform(
     )
     (workdir / "applied.json").write_text(json.dumps(applied.__dict__, indent=2, sort_keys=True))
     switch = dead_mans_switch(engine, standin_images["api"].tag)
-    return Platform(
+    yield Platform(
         engine, engine_render, applied, standin_images, certificate_authority, workdir, switch, time.monotonic()
     )
+    # The swarm target's run comes next on this engine: the host's containers make room for it.
+    remove_managed(engine.client, MANAGED)
 
 
 # A stand-in dead man's switch: prints every request it is sent (the test reads its log).
@@ -222,6 +242,127 @@ def dead_mans_switch(engine: Engine, image: str) -> Any:
     client.api.connect_container_to_network(str(container.id), backend, aliases=[DEAD_MANS_SWITCH])
     container.start()
     return container
+
+
+# --- the swarm target on a one-node Swarm of the same engine ----------------------------------
+SWARM_PREFIX = "teknofest-swarm"
+# The load balancer's ports (the only ones a Swarm publishes); the others are not published.
+SWARM_PORTS = {key: port + 10000 for key, port in PORTS.items()}
+
+
+def swarm_stack_file(folder: Path, certificate_pem: str, api_env: dict[str, str] | None = None) -> Path:
+    """A dev swarm stack on one node: its members colocated (labels still place them), the
+    PostgreSQL replica and a three-node RabbitMQ cluster as on several hosts, TLS with a test
+    certificate; no monitoring stack (the docker target's run exercises it)."""
+    config: dict[str, Any] = {
+        "teknofest-platform:environment": "dev",
+        "teknofest-platform:namespace": SWARM_PREFIX,
+        "teknofest-platform:target": "swarm",
+        "teknofest-platform:tls": {"enabled": True},
+        "teknofest-platform:loadBalancer": {"maxConnections": 8000},
+        "teknofest-platform:postgres": {"instances": 2},
+        "teknofest-platform:rabbitmq": {"replicas": 3},
+        "teknofest-platform:docker": {"ports": SWARM_PORTS, "tlsCertificatePem": certificate_pem},
+        # One 2-CPU node cannot reserve what several hosts would (2.7 CPUs): placement is tested,
+        # reservations are not (the mocks check their values).
+        "teknofest-platform:swarm": {
+            "colocateMembers": True,
+            "apiReplicas": 2,
+            "updateMonitorSeconds": 10,
+            "reservations": False,
+        },
+        "teknofest-platform:monitoring": {"enabled": False},
+    }
+    if api_env:
+        config["teknofest-platform:api"] = {"env": api_env}
+    path = folder / "Pulumi.swarm.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+def swarm_render_of(
+    certificate_authority: trustme.CA, folder: Path, api_env: dict[str, str] | None = None
+) -> StackRender:
+    cert = certificate_authority.issue_cert(API_HOST, "localhost", "127.0.0.1")
+    pem = "".join(blob.bytes().decode() for blob in (*cert.cert_chain_pems, cert.private_key_pem))
+    stack_file = read_stack_file(swarm_stack_file(folder, pem, api_env))
+    return run_program("swarm", stack_file.config, [*stack_file.secret_keys, "teknofest-platform:docker"])
+
+
+@dataclass
+class SwarmPlatform:
+    engine: Engine
+    render: StackRender
+    applied: SwarmApplied
+    applier: SwarmApplier
+    ca: trustme.CA
+    workdir: Path
+
+    def tasks(self, short: str) -> list[Any]:
+        """The running containers of a service's tasks."""
+        api: Any = self.engine.client.api
+        found = api.containers(filters={"label": f"com.docker.swarm.service.name={SWARM_PREFIX}-{short}"})
+        return [self.engine.client.containers.get(c["Id"]) for c in found]
+
+
+@pytest.fixture(scope="session")
+def swarm(engine: Engine) -> Iterator[str]:
+    """The engine as a one-node Swarm (advertised on loopback); left again at the end."""
+    client = engine.client
+    client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    node_id = str(client.info()["Swarm"]["NodeID"])
+    yield node_id
+    reset(client)
+
+
+def label_node(engine: Engine, node_id: str, render: StackRender) -> list[str]:
+    """Put every member label the services are placed by on the one node (`colocateMembers`)."""
+    labels = sorted(
+        {
+            str(label["value"])
+            for r in render.resources
+            if r.type == SERVICE
+            for label in unwrap(r.inputs).get("labels", [])
+            if label["label"] == NODE_LABEL
+        }
+    )
+    node = engine.client.nodes.get(node_id)
+    spec = dict(node.attrs["Spec"])
+    spec["Labels"] = {**spec.get("Labels", {}), **{label: "true" for label in labels}}
+    node.update(spec)
+    return labels
+
+
+@pytest.fixture(scope="module")
+def swarm_platform(
+    engine: Engine,
+    swarm: str,
+    mirror: DebianMirror,
+    standin_images: dict[str, Built],
+    certificate_authority: trustme.CA,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> SwarmPlatform:
+    render = swarm_render_of(certificate_authority, tmp_path_factory.mktemp("swarm-stack"))
+    labels = label_node(engine, swarm, render)
+    workdir = tmp_path_factory.mktemp("swarm-platform")
+    applier = SwarmApplier(
+        engine.client,
+        standin_lookup(standin_images),
+        not_exercised_because,
+        log=lambda line: None,
+        build_hosts=mirror.hosts,
+    )
+    started = time.monotonic()
+    applied = applier.apply(render.resources)
+    slowest = max(applied.seconds_to_converge.items(), key=lambda item: item[1])
+    MEASUREMENTS.append(
+        f"swarm plan applied: {len(applied.services)} services, {len(applied.secrets)} secrets, "
+        f"{len(applied.configs)} configs, {len(applied.networks)} overlay networks in "
+        f"{time.monotonic() - started:.0f} s (slowest to converge: {slowest[0]} {slowest[1]:.0f} s); "
+        f"node labels: {len(labels)}; left out: {', '.join(sorted(applied.left_out))}"
+    )
+    (workdir / "applied.json").write_text(json.dumps(applied.__dict__, indent=2, sort_keys=True))
+    return SwarmPlatform(engine, render, applied, applier, certificate_authority, workdir)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -16,6 +16,10 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
+
+from components.common.quantities import cpu_millicores, memory_bytes
+from components.common.values import Resources
 
 CONFIG_DIR = "/etc/teknofest"
 SECRETS_DIR = f"{CONFIG_DIR}/secrets"
@@ -50,6 +54,17 @@ class Upload:
 
     def filled(self, values: dict[str, str]) -> str:
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.content)
+
+
+def sized(resources: Resources) -> dict[str, Any]:
+    """A container's size from its settings: the limits it may not exceed, and the requests a
+    Swarm reserves for it on its node (as Kubernetes schedules by them)."""
+    return {
+        "memory_mb": memory_bytes(resources.limits.memory) // 2**20,
+        "cpus": cpu_millicores(resources.limits.cpu) / 1000,
+        "memory_reservation_mb": memory_bytes(resources.requests.memory) // 2**20,
+        "cpu_reservation": cpu_millicores(resources.requests.cpu) / 1000,
+    }
 
 
 def placeholder(secret: str) -> str:
@@ -166,9 +181,12 @@ class ContainerSpec:
     root_because: str = ""
     # The open-files limit (soft and hard) where the program needs more than the host's default.
     open_files: int | None = None
-    # What a Swarm reserves for a task on its node (None: the limit, as Kubernetes' Guaranteed).
+    # What a Swarm reserves for a task on its node (None: swarm.py decides from the limits).
     memory_reservation_mb: int | None = None
     cpu_reservation: float | None = None
+    # The container's own host name, where a program must resolve its own name at start (a
+    # Swarm's DNS answers for a task only once it is healthy); None: Docker's default.
+    hostname: str | None = None
 
     def __post_init__(self) -> None:
         if not self.command or self.command[0].startswith("-"):

@@ -215,6 +215,7 @@ def container(spec: ContainerSpec, ctx: DockerContext, opts: pulumi.ResourceOpti
         command=list(spec.arguments),
         envs=[f"{name}={value}" for name, value in spec.env],
         user=spec.user,
+        hostname=spec.hostname,
         read_only=spec.read_only,
         tmpfs=dict(spec.tmpfs) or None,
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(spec.capabilities_add) or None),

@@ -48,6 +48,8 @@ class SwarmPolicy:
     update_delay_seconds: int = 5
     # How long a new task must stay healthy before the update moves on (failure: rollback).
     update_monitor_seconds: int = 30
+    # Reserve each task's requests on its node (False: a lab swarm smaller than the platform).
+    reservations: bool = True
 
     def __post_init__(self) -> None:
         if self.publish_mode not in PUBLISH_MODES:
@@ -184,9 +186,10 @@ def service_spec(spec: ContainerSpec, specs: list[ContainerSpec], policy: SwarmP
         max_replicas_per_node=dict(policy.max_replicas_per_node).get(spec.name),
         generic_resources=(f"{GPU_RESOURCE}={gpus}",) if gpus else (),
         # Stateless: the new task is healthy before the old one stops (no capacity lost).
-        # Stateful: the old task stops first; a volume is never opened by two processes.
+        # Stateful: the old task stops first; a volume is never opened by two processes. A port
+        # published in host mode is held by the old task on its node: stop-first too.
         update=UpdatePolicy(
-            "stop-first" if stateful or is_global else "start-first",
+            "stop-first" if stateful or is_global or any(p.mode == "host" for p in ports) else "start-first",
             delay_seconds=policy.update_delay_seconds,
             monitor_seconds=policy.update_monitor_seconds,
         ),

@@ -173,8 +173,8 @@ def _mounts(spec: ContainerSpec) -> list[docker.ServiceTaskSpecContainerSpecMoun
         docker.ServiceTaskSpecContainerSpecMountArgs(
             type="tmpfs",
             target=path,
-            # Swarm's tmpfs takes a size and a mode only (no uid, no noexec): world-writable with
-            # the sticky bit, as /tmp is.
+            # Swarm's tmpfs takes a size and a mode only (no owner); Docker mounts it nosuid,
+            # nodev, noexec. Where the image has the directory, its mode wins (copied up).
             tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(
                 size_bytes=tmpfs_size_bytes(options), mode=0o1777
             ),
@@ -204,8 +204,10 @@ def service(svc: ServiceSpec, ctx: SwarmContext, opts: pulumi.ResourceOptions) -
     hc = spec.healthcheck
     nano_cpus = int(spec.cpus * 1e9)
     memory = spec.memory_mb * 2**20
+    # Without a request in the settings (the fixed-size sidecars): the memory limit, which an
+    # overcommitted node cannot give back, and a tenth of the CPU limit, which it only slows.
     reserved_memory = (spec.memory_reservation_mb or spec.memory_mb) * 2**20
-    reserved_cpus = int((spec.cpu_reservation or spec.cpus) * 1e9)
+    reserved_cpus = int((spec.cpu_reservation or spec.cpus / 10) * 1e9)
     labels = [(MANAGED_BY[0], MANAGED_BY[1]), (SERVICE_LABEL, spec.name), *spec.labels, *exception_labels(spec)]
     if svc.member_label:
         labels.append((NODE_LABEL, svc.member_label))
@@ -225,6 +227,7 @@ def service(svc: ServiceSpec, ctx: SwarmContext, opts: pulumi.ResourceOptions) -
                 cap_drops=["ALL"],
                 cap_adds=list(spec.capabilities_add) or None,
                 init=True,
+                hostname=spec.hostname,
                 stop_grace_period=_duration(spec.stop_grace_seconds),
                 labels=[docker.ServiceTaskSpecContainerSpecLabelArgs(label=k, value=v) for k, v in labels],
                 healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
@@ -252,8 +255,8 @@ def service(svc: ServiceSpec, ctx: SwarmContext, opts: pulumi.ResourceOptions) -
             resources=docker.ServiceTaskSpecResourcesArgs(
                 limits=docker.ServiceTaskSpecResourcesLimitsArgs(memory_bytes=memory, nano_cpus=nano_cpus),
                 reservation=docker.ServiceTaskSpecResourcesReservationArgs(
-                    memory_bytes=reserved_memory,
-                    nano_cpus=reserved_cpus,
+                    memory_bytes=reserved_memory if ctx.policy.reservations else None,
+                    nano_cpus=reserved_cpus if ctx.policy.reservations else None,
                     generic_resources=docker.ServiceTaskSpecResourcesReservationGenericResourcesArgs(
                         discrete_resources_specs=list(svc.generic_resources)
                     )
