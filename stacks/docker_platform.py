@@ -465,11 +465,18 @@ def outputs(
     gpu_pools: dict[str, int],
     pool_containers: dict[str, int],
 ) -> dict[str, Any]:
-    """The keys of the Kubernetes target's outputs where the thing exists on one host."""
+    """The keys of the Kubernetes target's outputs where the thing exists on one host. A Swarm
+    publishes nothing on loopback: its UIs are the load balancer's host routes (None where no host
+    is set), and HAProxy's stats, RabbitMQ's management and Flower are not published (README)."""
     d = settings.docker
     local = d.publish_address
     scheme = "https" if settings.tls.enabled else "http"
-    ui = {
+    swarm = settings.target == "swarm"
+
+    def published(url: str) -> str | None:
+        return None if swarm else url
+
+    ui: dict[str, str | None] = {
         "grafana": f"http://{local}:{d.ports.grafana}",
         "prometheus": f"http://{local}:{d.ports.prometheus}",
         "alertmanager": f"http://{local}:{d.ports.alertmanager}",
@@ -477,20 +484,23 @@ def outputs(
     }
     if mon and mon.kibana_password is not None:
         ui["kibana"] = f"https://{local}:{d.ports.kibana}"
+    if swarm:
+        routed = {route.key: f"{scheme}://{route.host}" for route in ui_routes(settings)}
+        ui = {name: routed.get(name) for name in ui}
     return {
         "environment": settings.environment,
         "namespace": settings.namespace,
         "target": settings.target,
         "endpoints": {
             "loadBalancer": f"{scheme}://{settings.domains.api}",
-            "haproxyStats": f"http://{local}:{d.ports.haproxy_stats}/stats",
+            "haproxyStats": published(f"http://{local}:{d.ports.haproxy_stats}/stats"),
             "postgresPoolerRw": postgres.pooler_endpoint,
             "postgresPoolerRo": postgres.pooler_endpoint,
             "redisMaster": f"redis://{redis.master_endpoint}",
             "redisSentinel": ",".join(redis.sentinel_endpoints),
             "rabbitmqAmqp": f"amqp://{broker.amqp_endpoint}",
-            "rabbitmqManagement": f"http://{local}:{d.ports.rabbitmq_management}",
-            "flower": f"http://{local}:{d.ports.flower}" if flower_password else None,
+            "rabbitmqManagement": published(f"http://{local}:{d.ports.rabbitmq_management}"),
+            "flower": published(f"http://{local}:{d.ports.flower}") if flower_password else None,
         },
         "monitoring": {name: {"url": url} for name, url in ui.items()} if mon else None,
         "monitoringCredentials": {

@@ -58,10 +58,11 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         # pulumi-tls: stand-in PEM text, masked like every secret where it is written out.
         if args.typ == "tls:index/privateKey:PrivateKey":
             state["privateKeyPem"] = state["privateKeyPemPkcs8"] = f"mock-key-{args.name}"
+        # Certificates and requests are public: their stand-ins are not "mock-" (what a secret's is).
         if args.typ == "tls:index/certRequest:CertRequest":
-            state["certRequestPem"] = f"mock-request-{args.name}"
+            state["certRequestPem"] = f"public-request-{args.name}"
         if args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
-            state["certPem"] = f"mock-cert-{args.name}"
+            state["certPem"] = f"public-cert-{args.name}"
         if args.typ == "docker:index/remoteImage:RemoteImage":
             # The engine would give the pulled image's ID; its pinned reference stands in for it.
             state["imageId"] = args.inputs["name"]

@@ -17,7 +17,6 @@ from typing import Any
 
 import pulumi
 
-from components.common.docker.swarm import NODE_LABEL
 from components.common.yaml_text import to_yaml
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.config_source import load_settings, project_config
@@ -154,16 +153,21 @@ def _write_common(out: Path, render: StackRender, configs: dict[str, str], findi
     )
 
 
+def _write_summaries(out: Path, folder: str, summaries: dict[str, dict[str, Any]]) -> None:
+    """A fresh output folder with one YAML summary per container or service."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / folder).mkdir(parents=True)
+    for file_name, summary in summaries.items():
+        (out / folder / file_name).write_text(to_yaml(summary), encoding="utf-8")
+
+
 def _docker_synth(settings: PlatformSettings, render: StackRender, out: Path, encrypted: list[str]) -> SynthResult:
     """The docker target: containers/ (one summary each), configs/ (every uploaded file), the plan."""
     summaries = container_summaries(render)
     configs = docker_config_files(render)
     findings = docker_findings(settings, summaries) + files_carrier_findings(render) + ordering_findings(plan(render))
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "containers").mkdir(parents=True)
-    for file_name, summary in summaries.items():
-        (out / "containers" / file_name).write_text(to_yaml(summary), encoding="utf-8")
+    _write_summaries(out, "containers", summaries)
     _write_common(out, render, configs, findings)
     return SynthResult(
         out,
@@ -175,7 +179,6 @@ def _docker_synth(settings: PlatformSettings, render: StackRender, out: Path, en
         encrypted,
         None,
         environment_warnings(settings),
-        None,
         containers=summaries,
     )
 
@@ -186,13 +189,17 @@ def _swarm_synth(settings: PlatformSettings, render: StackRender, out: Path, enc
     configs = swarm_config_files(render)
     publisher = f"{settings.namespace}-{LOAD_BALANCER}"
     findings = swarm_findings(render, summaries, publisher) + ordering_findings(plan(render))
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "services").mkdir(parents=True)
-    for file_name, summary in summaries.items():
-        (out / "services" / file_name).write_text(to_yaml(summary), encoding="utf-8")
+    _write_summaries(out, "services", summaries)
     _write_common(out, render, configs, findings)
-    labels = sorted({str(s["labels"][NODE_LABEL]) for s in summaries.values() if NODE_LABEL in s["labels"]})
+    # Every label a service must find on a node (members' and the GPU nodes').
+    labels = sorted(
+        {
+            c.removeprefix("node.labels.").removesuffix("==true")
+            for s in summaries.values()
+            for c in s["placement"].get("constraints", [])
+            if c.endswith("==true")
+        }
+    )
     return SynthResult(
         out,
         {},
@@ -203,7 +210,6 @@ def _swarm_synth(settings: PlatformSettings, render: StackRender, out: Path, enc
         encrypted,
         None,
         environment_warnings(settings),
-        None,
         services=summaries,
         node_labels=labels,
     )

@@ -16,7 +16,7 @@ from stacks.settings import PlatformSettings
 from stacks.stack_file import read_stack_file
 from stacks.validate import charts_dir, crds_dir
 
-STACKS = ("dev", "staging", "production")
+STACKS = ("dev", "staging", "production", "swarm")
 # Dev runs on the docker target; its settings on Kubernetes (a laptop cluster) stay rendered and
 # checked as "dev-kubernetes", so the Kubernetes tiers still cover the dev environment's choices.
 DEV_ON_KUBERNETES = "dev-kubernetes"

@@ -266,6 +266,26 @@ def steps(
     return found
 
 
+def create_in_order(todo: dict[str, Step], known: set[str], create: Callable[[Step], None], parallel: int) -> None:
+    """Each step once every step it depends on is created (several at a time), as `pulumi up`
+    does; a failed create fails the whole apply."""
+    done: set[str] = set()
+    running: dict[Future[None], str] = {}
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        while todo or running:
+            ready = [s for s in todo.values() if all(d in done or d not in known for d in s.depends)]
+            for step in ready:
+                del todo[step.urn]
+                running[pool.submit(create, step)] = step.urn
+            if not running:
+                raise PlanError(f"dependency cycle, or a dependency left out, among {sorted(todo)}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                urn = running.pop(future)
+                future.result()
+                done.add(urn)
+
+
 class Applier:
     def __init__(
         self,
@@ -318,21 +338,7 @@ class Applier:
             blocked = [urn for urn in step.depends if urn in skipped]
             if blocked:
                 raise PlanError(f"{step.name} depends on resources left out of the run: {blocked}")
-        done: set[str] = set()
-        running: dict[Future[None], str] = {}
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            while todo or running:
-                ready = [s for s in todo.values() if all(d in done or d not in known for d in s.depends)]
-                for step in ready:
-                    del todo[step.urn]
-                    running[pool.submit(self._create, step)] = step.urn
-                if not running:
-                    raise PlanError(f"dependency cycle among {sorted(todo)}")
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    urn = running.pop(future)
-                    future.result()  # a failed create fails the apply, as in `pulumi up`
-                    done.add(urn)
+        create_in_order(todo, known, self._create, parallel)
         return self.applied
 
     def _create(self, step: Step) -> None:

@@ -19,14 +19,22 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
 
 from stacks.mock_engine import RegisteredResource
-from tests.engine.applier import IMAGE, PROVIDER, Applier, PlanError, Step, go_duration_ns, steps
+from tests.engine.applier import (
+    IMAGE,
+    PROVIDER,
+    Applier,
+    PlanError,
+    Step,
+    create_in_order,
+    go_duration_ns,
+    steps,
+)
 
 NETWORK = "docker:index/network:Network"
 SERVICE = "docker:index/service:Service"
@@ -327,22 +335,7 @@ class SwarmApplier:
             self.applied.left_out[step.name] = f"{reference}: {reason}"
             left_out.add(step.urn)
         todo = {s.urn: s for s in all_steps if s.urn not in left_out}
-        known = {s.urn for s in all_steps}
-        done: set[str] = set()
-        running: dict[Future[None], str] = {}
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            while todo or running:
-                ready = [s for s in todo.values() if all(d in done or d not in known for d in s.depends)]
-                for step in ready:
-                    del todo[step.urn]
-                    running[pool.submit(self._create, step)] = step.urn
-                if not running:
-                    raise PlanError(f"dependency cycle, or a dependency left out, among {sorted(todo)}")
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    urn = running.pop(future)
-                    future.result()
-                    done.add(urn)
+        create_in_order(todo, {s.urn for s in all_steps}, self._create, parallel)
         return self.applied
 
     def _create(self, step: Step) -> None:

@@ -12,7 +12,7 @@ nodes) refuse each other's labels, so Swarm never puts two of them on one node.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from components.common.docker.containers import ContainerSpec, PortBinding
 
@@ -100,7 +100,6 @@ class ServiceSpec:
     # Tasks' addresses straight from DNS (as containers' aliases are on one host); the virtual IP
     # only where the ingress mesh needs one.
     endpoint_mode: str = "dnsrr"
-    labels: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def name(self) -> str:
