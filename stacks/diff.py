@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
+from typing import Any
+
+from stacks.plan_diff import markdown as plan_markdown
+from stacks.plan_diff import plan_diff
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -23,7 +28,17 @@ def _files(root: Path) -> dict[str, str]:
     return found
 
 
+def _plan(root: Path) -> list[dict[str, Any]]:
+    path = root / "plan.json"
+    if not path.is_file():
+        return []
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, list) else []
+
+
 def markdown_diff(before: Path, after: Path) -> str:
+    """The plan first (counts per component, each resource's changed inputs), then the files,
+    folded."""
     old, new = _files(before), _files(after)
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
@@ -32,7 +47,10 @@ def markdown_diff(before: Path, after: Path) -> str:
     if not (added or removed or changed):
         lines.append("No changes.")
         return "\n".join(lines) + "\n"
-    lines.append(f"**{len(added)} added, {len(removed)} removed, {len(changed)} changed**")
+    lines += plan_markdown(plan_diff(_plan(before), _plan(after)))
+    lines.append(
+        f"<details><summary><b>Files: {len(added)} added, {len(removed)} removed, {len(changed)} changed</b></summary>"
+    )
     lines.append("")
     for title, names in (("Added", added), ("Removed", removed)):
         if names:
@@ -55,4 +73,5 @@ def markdown_diff(before: Path, after: Path) -> str:
                 "</details>",
                 "",
             ]
+    lines.append("</details>")
     return "\n".join(lines) + "\n"
