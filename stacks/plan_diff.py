@@ -80,6 +80,10 @@ def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
     if isinstance(old, list) and isinstance(new, list):
         if old == new:
             return []
+        if len(old) == len(new):
+            return [
+                c for i, (a, b) in enumerate(zip(old, new, strict=True)) for c in field_changes(a, b, f"{path}[{i}]")
+            ]
         if max(len(old), len(new)) > FOLD_LIST_AFTER or len(old) != len(new):
             if all(not isinstance(v, dict | list) for v in (*old, *new)):
                 # A list of plain values: the items gone and the items come, not the whole list.
@@ -88,6 +92,21 @@ def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
                 return [FieldChange(path, f"removed {show(gone)}", f"added {show(come)}")]
             return [FieldChange(path, show(old), show(new))]
         return [c for i, (a, b) in enumerate(zip(old, new, strict=True)) for c in field_changes(a, b, f"{path}[{i}]")]
+    if isinstance(old, str) and isinstance(new, str) and old != new and ("\n" in old or "\n" in new):
+        # A file's text: where it first differs, not two truncated copies of its start.
+        old_lines, new_lines = old.splitlines(), new.splitlines()
+        first = next(
+            (i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False)) if a != b),
+            min(len(old_lines), len(new_lines)),
+        )
+        at = f"line {first + 1}: "
+        return [
+            FieldChange(
+                path,
+                at + show(old_lines[first] if first < len(old_lines) else "(end)"),
+                at + show(new_lines[first] if first < len(new_lines) else "(end)"),
+            )
+        ]
     if old != new:
         return [FieldChange(path, show(old), show(new))]
     return []

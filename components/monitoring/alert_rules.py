@@ -440,7 +440,8 @@ def rule_groups(platform: MonitoredPlatform) -> list[dict[str, Any]]:
                 "annotations": {
                     "summary": alert.summary,
                     "description": alert.description,
-                    "runbook_url": f"{base}/{area}#{alert.name.lower()}",
+                    # A section of docs/runbooks/<area>.md (tests/unit/test_runbooks.py).
+                    "runbook_url": f"{base}/{area}.md#{alert.name.lower()}",
                 },
             }
             if alert.for_ != "0m":

@@ -151,7 +151,10 @@ class Monitoring(Model):
     availability_slo: Annotated[float, Field(ge=0.9, le=0.9999)] = 0.999
     latency_p95_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     latency_p99_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
-    runbook_base_url: str = Field(default="https://runbooks.teknofest.example.org/platform", pattern=r"^https?://\S+$")
+    # Where docs/runbooks/ is served: each alert links to its section there.
+    runbook_base_url: str = Field(
+        default="https://github.com/teknofest/teknofest-platform/blob/main/docs/runbooks", pattern=r"^https?://\S+$"
+    )
     alerting: Alerting = Alerting()
 
     @property

@@ -110,3 +110,8 @@ def test_a_resource_with_many_changes_shows_the_first_and_counts_the_rest(tmp_pa
         write(tmp_path / "a", {"plan.json": json.dumps(old)}), write(tmp_path / "b", {"plan.json": json.dumps(new)})
     )
     assert "  - … 5 more changed paths" in text and "`k00`: `0` → `1`" in text and "`k29`" not in text
+
+
+def test_a_files_text_shows_where_it_first_differs() -> None:
+    [change] = field_changes({"cfg": "a\nb\nc\n"}, {"cfg": "a\nB\nc\n"})
+    assert change == FieldChange("cfg", 'line 2: "b"', 'line 2: "B"')
