@@ -138,6 +138,7 @@ def swarm_deployment(settings: PlatformSettings) -> SwarmDeployment | None:
         ),
         global_services=(f"{prefix}-{otel.AGENT}",),
         placed=tuple(redis.container(sentinel) for sentinel in redis.sentinels),
+        publishers=(lb,),
         update_delay_seconds=s.update_delay_seconds,
         update_monitor_seconds=s.update_monitor_seconds,
         reservations=s.reservations,

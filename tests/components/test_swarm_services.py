@@ -131,6 +131,9 @@ def test_replicas_spread_gpus_and_published_ports_come_from_the_policy() -> None
     assert [(p.target, p.published, p.mode) for p in services["shop-web"].ports] == [(80, 8080, "host")]
     assert services["shop-web"].endpoint_mode == "dnsrr"
     assert published_ports((PortBinding(1, 2, "::1"),), "host") == ()
+    # With publishers named, no other service publishes, whatever address its port names.
+    edge_only = service_spec(WEB, ALL, SwarmPolicy("shop", publishers=("shop-api",)))
+    assert edge_only.ports == () and edge_only.endpoint_mode == "dnsrr"
     assert node_labels(list(services.values())) == sorted(
         ["teknofest.db-primary", "teknofest.db-replica-1", "teknofest.gpu"]
         + [f"teknofest.sentinel-{i}" for i in range(3)]

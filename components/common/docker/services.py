@@ -45,6 +45,8 @@ class SwarmPolicy:
     # Stateless members that still need a node of their own (the Sentinels: a quorum on one node
     # is no quorum); placed by member label like the stateful ones.
     placed: tuple[str, ...] = ()
+    # The only services whose ports are published (the load balancer); None: any non-loopback port.
+    publishers: tuple[str, ...] | None = None
     update_delay_seconds: int = 5
     # How long a new task must stay healthy before the update moves on (failure: rollback).
     update_monitor_seconds: int = 30
@@ -176,7 +178,9 @@ def service_spec(spec: ContainerSpec, specs: list[ContainerSpec], policy: SwarmP
     if stateful and replicas > 1:
         raise ValueError(f"service {spec.name}: holds a volume, so it runs one task ({replicas} asked)")
     gpus = dict(policy.gpus).get(spec.name, 0)
-    ports = published_ports(spec.ports, policy.publish_mode)
+    # A Swarm binds a published port on every address of a node: only the edge publishes.
+    may_publish = policy.publishers is None or spec.name in policy.publishers
+    ports = published_ports(spec.ports, policy.publish_mode) if may_publish else ()
     return ServiceSpec(
         container=spec,
         replicas=replicas,
