@@ -47,6 +47,11 @@ class StackRender:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
+def mock_id(name: str) -> str:
+    """The ID the mock engine gives a resource of this name (references to it carry it)."""
+    return f"{name}-id"
+
+
 class _RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -66,7 +71,7 @@ class _RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "docker:index/remoteImage:RemoteImage":
             # The engine would give the pulled image's ID; its pinned reference stands in for it.
             state["imageId"] = args.inputs["name"]
-        return f"{args.name}-id", state
+        return mock_id(args.name), state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pulumi
 
 from components.common.yaml_text import to_yaml
 from components.monitoring.metric_catalogue import exposed_metrics
+from stacks.architecture import Picture, container_picture, kubernetes_picture, to_dot
 from stacks.config_source import load_settings, project_config
 from stacks.diff import markdown_diff
 from stacks.docker_render import config_files as docker_config_files
@@ -28,7 +30,7 @@ from stacks.grants_check import grant_findings
 from stacks.helm_values_check import helm_values_findings
 from stacks.instances import LOAD_BALANCER
 from stacks.kubernetes_specs import platform_specs
-from stacks.mock_engine import PROJECT_ROOT, StackRender, run_program
+from stacks.mock_engine import PROJECT_ROOT, StackRender, mock_id, run_program
 from stacks.monitored import monitored_platform
 from stacks.ordering import ordering_findings
 from stacks.policy import environment_warnings
@@ -36,8 +38,8 @@ from stacks.reachability import chart_network_policies, reachability_findings, s
 from stacks.render_output import config_files, helm_releases, manifests, plan
 from stacks.settings import PlatformSettings
 from stacks.stack_file import StackFileError, read_stack_file
+from stacks.swarm_render import NETWORK, service_summaries, swarm_findings
 from stacks.swarm_render import config_files as swarm_config_files
-from stacks.swarm_render import service_summaries, swarm_findings
 from stacks.topology import Talk, prometheus_peer
 from stacks.validate import CrdSchemas, Finding, charts_dir, crds_dir, validate_manifests
 
@@ -102,9 +104,8 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         findings += helm_values_findings(releases, charts)
     # Every pair that talks is admitted by the NetworkPolicies, every identity holds what its
     # clients use and no more (stacks/topology.py is the table of who talks to whom).
-    findings += reachability_findings(
-        stack_talks(settings, manifest_set), manifest_set, chart_network_policies(releases)
-    )
+    talks = stack_talks(settings, manifest_set)
+    findings += reachability_findings(talks, manifest_set, chart_network_policies(releases))
     findings += grant_findings(settings, configs, manifest_set, releases)
 
     if out.exists():
@@ -127,6 +128,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         + "\n",
         encoding="utf-8",
     )
+    write_picture(out, kubernetes_picture(f"{stack} (kubernetes, namespace {settings.namespace})", talks))
     return SynthResult(
         out,
         manifest_set,
@@ -153,6 +155,16 @@ def _write_common(out: Path, render: StackRender, configs: dict[str, str], findi
     )
 
 
+def write_picture(out: Path, picture: Picture) -> None:
+    """architecture.dot, and architecture.svg where Graphviz is installed (`./run synth` installs it)."""
+    text = to_dot(picture)
+    (out / "architecture.dot").write_text(text, encoding="utf-8")
+    dot = shutil.which("dot")
+    if dot:
+        svg = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True, check=True).stdout
+        (out / "architecture.svg").write_text(svg, encoding="utf-8")
+
+
 def _write_summaries(out: Path, folder: str, summaries: dict[str, dict[str, Any]]) -> None:
     """A fresh output folder with one YAML summary per container or service."""
     if out.exists():
@@ -169,6 +181,21 @@ def _docker_synth(settings: PlatformSettings, render: StackRender, out: Path, en
     findings = docker_findings(settings, summaries) + files_carrier_findings(render) + ordering_findings(plan(render))
     _write_summaries(out, "containers", summaries)
     _write_common(out, render, configs, findings)
+    networks: dict[str, list[str]] = {}
+    published = {}
+    for c in summaries.values():
+        short = str(c["name"]).removeprefix(settings.namespace + "-")
+        for attachment in c["networks"]:
+            networks.setdefault(str(attachment["name"]), []).append(short)
+        ports = [f"{p.get('ip')}:{p.get('external')}" for p in c["ports"]]
+        published[short] = tuple(ports)
+    picture = container_picture(
+        f"{settings.environment} (docker, one host)",
+        {n: tuple(b) for n, b in networks.items()},
+        published,
+        platform_specs(settings).talks,
+    )
+    write_picture(out, picture)
     return SynthResult(
         out,
         {},
@@ -191,6 +218,25 @@ def _swarm_synth(settings: PlatformSettings, render: StackRender, out: Path, enc
     findings = swarm_findings(render, summaries, publisher) + ordering_findings(plan(render))
     _write_summaries(out, "services", summaries)
     _write_common(out, render, configs, findings)
+    network_names = {mock_id(r.name): str(r.inputs.get("name")) for r in render.resources if r.type == NETWORK}
+    by_network: dict[str, list[str]] = {}
+    for s in summaries.values():
+        short = str(s["name"]).removeprefix(settings.namespace + "-")
+        for attachment in s["networks"]:
+            by_network.setdefault(network_names.get(attachment["network"], attachment["network"]), []).append(short)
+    service_ports = {
+        str(s["name"]).removeprefix(settings.namespace + "-"): tuple(
+            f"{p.get('publishedPort')} ({p.get('publishMode')})" for p in (s["endpoint"] or {}).get("ports", [])
+        )
+        for s in summaries.values()
+    }
+    picture = container_picture(
+        f"{settings.environment} (swarm)",
+        {n: tuple(b) for n, b in by_network.items()},
+        service_ports,
+        platform_specs(settings).talks,
+    )
+    write_picture(out, picture)
     # Every label a service must find on a node (members' and the GPU nodes').
     labels = sorted(
         {
