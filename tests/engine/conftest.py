@@ -1,6 +1,7 @@
-"""The docker target on a real Docker engine: dockerd started here, stand-in images built from
-Debian's packages, the dev stack's plan (as recorded under Pulumi's mocks) applied with the
-provider's semantics, and the platform checked end to end on 127.0.0.1."""
+"""The docker and swarm targets on a real Docker engine: dockerd started here, stand-in images
+built from Debian's packages, the dev stack's plan (as recorded under Pulumi's mocks) applied with
+the provider's semantics and checked end to end on 127.0.0.1; then the same engine made a one-node
+Swarm and a dev swarm stack's plan applied and checked the same way."""
 
 from __future__ import annotations
 
