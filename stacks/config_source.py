@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -36,8 +36,11 @@ def project_config(all_config: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def load_settings(config: Mapping[str, Any], stack: str, source: str) -> PlatformSettings:
-    """Merge `config` over the environment's defaults and validate; raise SettingsError on any problem."""
+def load_settings(
+    config: Mapping[str, Any], stack: str, source: str, secret_keys: Collection[str] | None = None
+) -> PlatformSettings:
+    """Merge `config` over the environment's defaults and validate; raise SettingsError on any problem.
+    With `secret_keys` (the config keys Pulumi holds as secrets), a credential set in plain text is one."""
     environment = config.get("environment", stack)
     if environment not in DEFAULTS:
         allowed = ", ".join(ENVIRONMENTS)
@@ -49,9 +52,38 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str) -> Platfor
     except ValidationError as exc:
         raise SettingsError(_problems_from(exc), source) from None
     problems = environment_problems(settings)
+    if secret_keys is not None:
+        problems += plain_credentials(settings, secret_keys)
     if problems:
         raise SettingsError(problems, source)
     return settings
+
+
+def credential_paths(model: BaseModel, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """The camelCase path of every credential (SecretStr) that is set."""
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        key = (*path, field.alias or name)
+        if isinstance(value, SecretStr):
+            yield ".".join(key)
+        elif isinstance(value, BaseModel):
+            yield from credential_paths(value, key)
+
+
+def plain_credentials(settings: PlatformSettings, secret_keys: Collection[str]) -> list[Problem]:
+    """A credential must reach the program as a Pulumi secret (encrypted in the stack file, masked
+    in every output), never as plain config: Pulumi marks a whole top-level key secret."""
+    problems = []
+    for path in credential_paths(settings):
+        if f"{CONFIG_NAMESPACE}:{path.split('.')[0]}" not in secret_keys:
+            problems.append(
+                Problem(
+                    path,
+                    "<plain text, not shown>",
+                    f"a credential must be a Pulumi secret: `pulumi config set --secret --path {path} <value>`",
+                )
+            )
+    return problems
 
 
 def _problems_from(exc: ValidationError) -> list[Problem]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from stacks.config_source import load_settings, project_config
 from stacks.docker_platform import build_docker_platform
@@ -16,8 +17,6 @@ from stacks.settings import PlatformSettings
 
 def all_config() -> dict[str, str]:
     """Every config value of the stack, as Pulumi hands them to the program (JSON for structures)."""
-    from pulumi.runtime import config as runtime_config
-
     values = dict(runtime_config.get_config_env())
     values.update(runtime_config.CONFIG.get())
     return {key: value if isinstance(value, str) else str(value) for key, value in values.items()}
@@ -26,7 +25,9 @@ def all_config() -> dict[str, str]:
 def current_settings() -> PlatformSettings:
     stack = pulumi.get_stack()
     try:
-        return load_settings(project_config(all_config()), stack, f"Pulumi.{stack}.yaml")
+        config = all_config()
+        secret_keys = [key for key in config if runtime_config.is_config_secret(key)]
+        return load_settings(project_config(config), stack, f"Pulumi.{stack}.yaml", secret_keys)
     except SettingsError as exc:
         # RunError prints its message without a traceback.
         raise pulumi.RunError(str(exc)) from None

@@ -75,7 +75,7 @@ def synth(stack: str, out: Path, stack_file_path: Path | None = None) -> SynthRe
         raise SynthError(str(exc)) from None
     # Validate first, outside the engine, so a bad value is reported without any engine noise.
     try:
-        settings = load_settings(project_config(stack_file.config), stack, source.name)
+        settings = load_settings(project_config(stack_file.config), stack, source.name, stack_file.secret_keys)
     except SettingsError as exc:
         raise SynthError(str(exc)) from None
     try:

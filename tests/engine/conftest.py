@@ -142,7 +142,9 @@ def engine_render(certificate_authority: trustme.CA, tmp_path_factory: pytest.Te
     cert = certificate_authority.issue_cert(API_HOST, "localhost", "127.0.0.1")
     pem = "".join(blob.bytes().decode() for blob in (*cert.cert_chain_pems, cert.private_key_pem))
     stack_file = read_stack_file(engine_stack_file(tmp_path_factory.mktemp("stack"), pem))
-    return run_program("dev", stack_file.config, [*stack_file.secret_keys, "teknofest-platform:docker"])
+    # As `pulumi config set --secret` would hold them: the certificate and the switch's URL.
+    secrets = [*stack_file.secret_keys, "teknofest-platform:docker", "teknofest-platform:monitoring"]
+    return run_program("dev", stack_file.config, secrets)
 
 
 def standin_lookup(standin_images: dict[str, Built]) -> Callable[[str], str | None]:

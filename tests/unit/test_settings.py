@@ -263,3 +263,18 @@ def test_a_ui_published_without_tls_is_warned_about() -> None:
     warnings = environment_warnings(settings)
     assert any(w.startswith("teknofest-platform:monitoring.access.prometheus.host = prometheus.dev") for w in warnings)
     assert not [w for w in environment_warnings(production()) if "monitoring.access" in w]
+
+
+def test_a_credential_in_plain_text_is_refused_with_the_command_that_makes_it_a_secret() -> None:
+    config = {**PRODUCTION_MINIMUM, "monitoring": {"alerting": {"slackWebhookUrl": "https://hooks.example/T/B/x"}}}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, "production", "Pulumi.production.yaml", secret_keys=[])
+    rendered = [p.render() for p in caught.value.problems]
+    assert rendered == [
+        "teknofest-platform:monitoring.alerting.slackWebhookUrl = <plain text, not shown>: a credential must be a "
+        "Pulumi secret: `pulumi config set --secret --path monitoring.alerting.slackWebhookUrl <value>`"
+    ]
+    assert "hooks.example" not in str(caught.value)
+    # Held as a secret (`pulumi config set --secret`), it is accepted.
+    settings = load_settings(config, "production", "Pulumi.production.yaml", ["teknofest-platform:monitoring"])
+    assert settings.monitoring.alerting.slack_webhook_url is not None
