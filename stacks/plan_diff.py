@@ -64,8 +64,9 @@ def show(value: Any) -> str:
 
 
 def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
-    """Changed leaves by path ("taskSpec.containerSpec.env.PORT", "envs[3]"); a long list that
-    changed is one change with its item counts."""
+    """Changed leaves by path ("taskSpec.containerSpec.env.PORT", "envs[3]"); lists of one length
+    item by item; a list that changed length as the values removed and added, or (of objects) by
+    its item counts."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: list[FieldChange] = []
         for key in sorted(set(old) | set(new), key=str):
@@ -84,14 +85,12 @@ def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
             return [
                 c for i, (a, b) in enumerate(zip(old, new, strict=True)) for c in field_changes(a, b, f"{path}[{i}]")
             ]
-        if max(len(old), len(new)) > FOLD_LIST_AFTER or len(old) != len(new):
-            if all(not isinstance(v, dict | list) for v in (*old, *new)):
-                # A list of plain values: the items gone and the items come, not the whole list.
-                gone = [v for v in old if v not in new]
-                come = [v for v in new if v not in old]
-                return [FieldChange(path, f"removed {show(gone)}", f"added {show(come)}")]
-            return [FieldChange(path, show(old), show(new))]
-        return [c for i, (a, b) in enumerate(zip(old, new, strict=True)) for c in field_changes(a, b, f"{path}[{i}]")]
+        if all(not isinstance(v, dict | list) for v in (*old, *new)):
+            # A list of plain values: the items gone and the items come, not the whole list.
+            gone = [v for v in old if v not in new]
+            come = [v for v in new if v not in old]
+            return [FieldChange(path, f"removed {show(gone)}", f"added {show(come)}")]
+        return [FieldChange(path, show(old), show(new))]
     if isinstance(old, str) and isinstance(new, str) and old != new and ("\n" in old or "\n" in new):
         # A file's text: where it first differs, not two truncated copies of its start.
         old_lines, new_lines = old.splitlines(), new.splitlines()

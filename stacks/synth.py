@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 
+from components.common.docker.services import required_labels
 from components.common.yaml_text import to_yaml
 from components.monitoring.metric_catalogue import exposed_metrics
 from stacks.architecture import Picture, container_picture, kubernetes_picture, to_dot
@@ -237,15 +238,7 @@ def _swarm_synth(settings: PlatformSettings, render: StackRender, out: Path, enc
         platform_specs(settings).talks,
     )
     write_picture(out, picture)
-    # Every label a service must find on a node (members' and the GPU nodes').
-    labels = sorted(
-        {
-            c.removeprefix("node.labels.").removesuffix("==true")
-            for s in summaries.values()
-            for c in s["placement"].get("constraints", [])
-            if c.endswith("==true")
-        }
-    )
+    labels = required_labels(c for s in summaries.values() for c in s["placement"].get("constraints", []))
     return SynthResult(
         out,
         {},

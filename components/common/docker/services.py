@@ -12,6 +12,7 @@ nodes) refuse each other's labels, so Swarm never puts two of them on one node.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from components.common.docker.containers import ContainerSpec, PortBinding
@@ -97,7 +98,6 @@ class ServiceSpec:
     ports: tuple[PublishedPort, ...]
     # The member label that places it (None: anywhere the constraints allow).
     member_label: str | None
-    stateful: bool = False
     restart_delay_seconds: int = 5
     # Tasks' addresses straight from DNS (as containers' aliases are on one host); the virtual IP
     # only where the ingress mesh needs one.
@@ -198,7 +198,6 @@ def service_spec(spec: ContainerSpec, specs: list[ContainerSpec], policy: SwarmP
         ),
         ports=ports,
         member_label=policy.label(policy.member(home.name)).removeprefix("node.labels.") if home else None,
-        stateful=stateful,
         endpoint_mode="vip" if any(p.mode == "ingress" for p in ports) else "dnsrr",
     )
 
@@ -207,13 +206,11 @@ def service_specs(specs: list[ContainerSpec], policy: SwarmPolicy) -> list[Servi
     return [service_spec(spec, specs, policy) for spec in specs]
 
 
+def required_labels(constraints: Iterable[str]) -> list[str]:
+    """The node labels these constraints require ("node.labels.X==true" -> "X"): the members'
+    and the GPU nodes'; what the operators put on nodes before `pulumi up`."""
+    return sorted({c.removeprefix("node.labels.").removesuffix("==true") for c in constraints if c.endswith("==true")})
+
+
 def node_labels(services: list[ServiceSpec]) -> list[str]:
-    """The labels the operators put on nodes before `pulumi up` (README: placing the members)."""
-    found = {s.member_label for s in services if s.member_label}
-    found |= {
-        c.removeprefix("node.labels.").removesuffix("==true")
-        for s in services
-        for c in s.constraints
-        if c.endswith(f".{GPU_LABEL}==true")
-    }
-    return sorted(found)
+    return required_labels(c for s in services for c in s.constraints)
